@@ -116,7 +116,7 @@ int zj_minify_object(const char *s, size_t n, unsigned flags, zippy_buf *out,
 int zj_validate(const char *s, size_t n, zj_error *err);
 
 /* Fast path for lines written by zippy: if line starts with {"_id":"...",
- * (compact, no escapes in the id), sets *id/*idlen (pointing into line) and
+ * (compact, no escapes in the id), sets *id and *idlen (pointing into line) and
  * *rest to the offset just after the id member's value (at ',' or '}'),
  * and returns 1; else 0. Does not validate the rest. */
 int zj_line_id(const char *line, size_t n, const char **id, size_t *idlen,

@@ -1,0 +1,1756 @@
+/* engine.c - the JSONL collection engine: log, overlay, recovery, reads,
+ * writes, scans and maintenance.
+ *
+ * State of a collection = meta/data.jsonl (the truth) + meta/index.bin (a
+ * hash table covering the first `covered` bytes of the log, mmapped: the
+ * "base") + an in-memory overlay of every change after `covered`. Opening
+ * maps the index and indexes only the tail past `covered` (catch-up), so
+ * it costs O(tail), not O(documents). A checkpoint folds the overlay into
+ * a new index file (crash-safe replace).
+ *
+ * Locking: one rwlock per engine; readers share it, writers take it
+ * exclusively. fdatasync runs outside it (group commit, sync_mu).
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <wctype.h>
+
+#include "json.h"
+#include "os.h"
+#include "query.h"
+#include "util.h"
+
+#define WBUF_CAP (1u << 20)
+#define TOMB_SUFFIX ",\"$deleted\":true}"
+#define TOMB_SUFFIX_LEN (sizeof TOMB_SUFFIX - 1)
+#define MANIFEST_MAX (1u << 20)
+
+struct zippy_coll {
+    zengine *e;
+    int writable;
+    int closed;
+};
+
+/* ------------------------------------------------------------------ */
+/* Ids and names                                                       */
+/* ------------------------------------------------------------------ */
+
+static pthread_once_t g_loc_once = PTHREAD_ONCE_INIT;
+static locale_t g_utf8_loc;
+static void loc_init(void) { g_utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0); }
+
+/* Decodes one UTF-8 scalar value strictly; returns its length or 0. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t v, min;
+    if (c < 0x80) { *cp = c; return 1; }
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; v = c & 0x1F; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; v = c & 0x0F; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; v = c & 0x07; min = 0x10000; }
+    else return 0;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        v = v << 6 | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    *cp = v;
+    return len;
+}
+
+static int id_char_ok(uint32_t cp) {
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
+               (cp >= '0' && cp <= '9') || strchr("_-.@:+=", (int)cp) != NULL;
+    pthread_once(&g_loc_once, loc_init);
+    if (g_utf8_loc) return iswalnum_l((wint_t)cp, g_utf8_loc) != 0;
+    /* Without a UTF-8 locale: accept non-ASCII outside the control,
+     * space and punctuation ranges. */
+    return cp >= 0xC0 && cp != 0xD7 && cp != 0xF7 &&
+           !(cp >= 0x2000 && cp <= 0x206F) && !(cp >= 0x3000 && cp <= 0x303F) &&
+           cp != 0xFEFF;
+}
+
+int zippy_id_valid(const char *id, size_t idlen) {
+    if (!id || idlen == 0)
+        return z_err(ZIPPY_EINVAL, "invalid id \"\": ids must be 1 to %d bytes", ZIPPY_ID_MAX);
+    if (idlen > ZIPPY_ID_MAX)
+        return z_err(ZIPPY_EINVAL, "invalid id \"%.40s...\": %zu bytes, ids are at most %d bytes",
+                     id, idlen, ZIPPY_ID_MAX);
+    if (id[0] == '.')
+        return z_err(ZIPPY_EINVAL, "invalid id \"%.*s\": ids must not start with '.'", (int)idlen, id);
+    const unsigned char *s = (const unsigned char *)id;
+    for (size_t i = 0; i < idlen;) {
+        uint32_t cp;
+        size_t k = utf8_decode(s + i, idlen - i, &cp);
+        if (!k)
+            return z_err(ZIPPY_EINVAL, "invalid id \"%.*s\": not valid UTF-8 at byte %zu",
+                         (int)idlen, id, i);
+        if (!id_char_ok(cp))
+            return z_err(ZIPPY_EINVAL,
+                         "invalid id \"%.*s\": character at byte %zu is not allowed "
+                         "(letters, digits and _ - . @ : + = only)", (int)idlen, id, i);
+        if (cp == '.' && i + 1 < idlen && s[i + 1] == '.')
+            return z_err(ZIPPY_EINVAL, "invalid id \"%.*s\": ids must not contain \"..\"", (int)idlen, id);
+        i += k;
+    }
+    return ZIPPY_OK;
+}
+
+int ze_name_valid(const char *name) {
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 64 || name[0] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return strstr(name, "..") == NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Overlay map                                                         */
+/* ------------------------------------------------------------------ */
+
+static const char *ov_id(const ov_map *m, const ov_entry *x) { return m->ids + x->id_off; }
+
+static ov_entry *ov_find(const ov_map *m, uint64_t h, const char *id, size_t idlen) {
+    if (!m->cap) return NULL;
+    uint64_t mask = m->cap - 1;
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+        ov_entry *x = &m->v[i];
+        if (!x->hash) return NULL;
+        if (x->hash == h && x->idlen == idlen && !memcmp(ov_id(m, x), id, idlen)) return x;
+    }
+}
+
+static int ov_grow(ov_map *m) {
+    uint64_t ncap = m->cap ? m->cap * 2 : 1024;
+    ov_entry *nv = z_calloc((size_t)ncap, sizeof *nv);
+    if (!nv) return z_err_nomem();
+    for (uint64_t i = 0; i < m->cap; i++) {
+        ov_entry *x = &m->v[i];
+        if (!x->hash) continue;
+        uint64_t j = x->hash & (ncap - 1);
+        while (nv[j].hash) j = (j + 1) & (ncap - 1);
+        nv[j] = *x;
+    }
+    z_free(m->v);
+    m->v = nv;
+    m->cap = ncap;
+    return ZIPPY_OK;
+}
+
+/* Finds or inserts the entry for id; *isnew tells which. */
+static int ov_upsert(ov_map *m, uint64_t h, const char *id, size_t idlen, ov_entry **out, int *isnew) {
+    ov_entry *x = ov_find(m, h, id, idlen);
+    if (x) { *out = x; *isnew = 0; return ZIPPY_OK; }
+    int rc;
+    if ((m->n + 1) * 2 > m->cap && (rc = ov_grow(m))) return rc;
+    if (m->ids_len + idlen + 1 > m->ids_cap) {
+        size_t ncap = m->ids_cap ? m->ids_cap * 2 : 16384;
+        while (ncap < m->ids_len + idlen + 1) ncap *= 2;
+        if (ncap > UINT32_MAX) return z_err(ZIPPY_ETOOBIG, "too many changed ids before a checkpoint");
+        char *ni = z_realloc(m->ids, ncap);
+        if (!ni) return z_err_nomem();
+        m->ids = ni;
+        m->ids_cap = ncap;
+    }
+    uint64_t mask = m->cap - 1, i = h & mask;
+    while (m->v[i].hash) i = (i + 1) & mask;
+    x = &m->v[i];
+    memset(x, 0, sizeof *x);
+    x->hash = h;
+    x->id_off = (uint32_t)m->ids_len;
+    x->idlen = (uint16_t)idlen;
+    x->base_slot = OV_NONE;
+    memcpy(m->ids + m->ids_len, id, idlen);
+    m->ids[m->ids_len + idlen] = 0;
+    m->ids_len += idlen + 1;
+    m->n++;
+    *out = x;
+    *isnew = 1;
+    return ZIPPY_OK;
+}
+
+static void ov_clear(ov_map *m) {
+    z_free(m->v);
+    z_free(m->ids);
+    memset(m, 0, sizeof *m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Log access                                                          */
+/* ------------------------------------------------------------------ */
+
+static uint64_t log_end(const zengine *e) { return e->data_size + e->wlen; }
+
+/* Pointer to log bytes [off, off+len) or NULL if out of range. */
+static const char *log_at(const zengine *e, uint64_t off, uint64_t len) {
+    if (off + len < off || off + len > log_end(e)) return NULL;
+    if (off >= e->data_size) return e->wbuf + (off - e->data_size);
+    if (off + len > e->data_size) return NULL; /* never straddles */
+    return e->map + off;
+}
+
+/* (Re)maps data.jsonl so that [0, data_size) is readable. */
+static int remap(zengine *e, int force) {
+    if (!force && e->map && e->data_size <= e->map_cap) return ZIPPY_OK;
+    if (e->map) zos_munmap(e->map, e->map_cap);
+    e->map = NULL;
+    e->map_cap = 0;
+    if (e->data_size == 0) return ZIPPY_OK;
+    /* Reserve room to grow so appends rarely remap. Pages past EOF are
+     * never touched. */
+    size_t cap = (size_t)e->data_size;
+    if (e->writable) cap += cap / 2 + (64u << 20);
+    void *p;
+    int rc = zos_mmap(e->data_fd, cap, &p);
+    if (rc) return z_err_os(rc, "collection %s: cannot map %s", e->name, e->data_path);
+    e->map = p;
+    e->map_cap = cap;
+    return ZIPPY_OK;
+}
+
+/* Writes the append buffer to the file. On failure the file is cut back
+ * to its previous size and the buffer kept, so nothing is lost. */
+static int write_out(zengine *e) {
+    if (!e->wlen) return ZIPPY_OK;
+    int rc = zos_pwrite_all(e->data_fd, e->wbuf, e->wlen, e->data_size);
+    if (rc) {
+        (void)zos_ftruncate(e->data_fd, e->data_size);
+        return z_err_os(rc, "collection %s: cannot write %s at byte offset %llu", e->name,
+                        e->data_path, (unsigned long long)e->data_size);
+    }
+    e->data_size += e->wlen;
+    e->wlen = 0;
+    return remap(e, 0);
+}
+
+static int append_line(zengine *e, const char *line, size_t n, uint64_t *off) {
+    int rc;
+    *off = 0;
+    if (e->wlen + n > e->wcap && (rc = write_out(e))) return rc;
+    if (n > e->wcap) {
+        size_t ncap = e->wcap ? e->wcap : WBUF_CAP;
+        while (ncap < n) ncap *= 2;
+        char *nb = z_realloc(e->wbuf, ncap);
+        if (!nb) return z_err_nomem();
+        e->wbuf = nb;
+        e->wcap = ncap;
+    }
+    *off = log_end(e);
+    memcpy(e->wbuf + e->wlen, line, n);
+    e->wlen += n;
+    return ZIPPY_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lines and lookups                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct loc {
+    uint64_t off;
+    uint32_t len, crc;
+    uint64_t base_slot;
+} loc;
+
+/* Id of a log line. Fast path for zippy's own lines; legacy lines are
+ * parsed (doc must then be non-NULL). *tomb set for delete markers. */
+static int line_id(const zengine *e, const char *line, size_t len, zj_doc *doc,
+                   const char **id, size_t *idlen, int *tomb) {
+    size_t rest;
+    if (zj_line_id(line, len, id, idlen, &rest)) {
+        *tomb = len - rest == TOMB_SUFFIX_LEN && !memcmp(line + rest, TOMB_SUFFIX, TOMB_SUFFIX_LEN);
+        return ZIPPY_OK;
+    }
+    *tomb = 0;
+    if (!e->legacy || !doc) return ZIPPY_ECORRUPT;
+    zj_val *v;
+    zj_doc_reset(doc);
+    if (zj_parse(doc, line, len, &v, NULL) || v->type != ZJ_OBJECT) return ZIPPY_ECORRUPT;
+    const zj_val *idv = zj_get(v, "_id", 3);
+    if (!idv || idv->type != ZJ_STRING) return ZIPPY_ECORRUPT;
+    *id = idv->u.str;
+    *idlen = idv->len;
+    return ZIPPY_OK;
+}
+
+/* Looks id up in the base index. 1 found (*l), 0 not, <0 error. With
+ * verify, candidate lines must match their checksum. */
+static int base_find(const zengine *e, uint64_t h, const char *id, size_t idlen, int verify, loc *l) {
+    if (!e->base) return 0;
+    zi_probe p;
+    zi_entry ent;
+    uint64_t slot;
+    int rc;
+    zi_probe_init(e->base, h, &p);
+    while ((rc = zi_probe_next(e->base, &p, &ent, &slot)) == 1) {
+        const char *line = log_at(e, ent.off, ent.len);
+        if (!line)
+            return z_err(ZIPPY_ECORRUPT, "collection %s: index entry %llu points past the end of %s",
+                         e->name, (unsigned long long)slot, e->data_path);
+        if (verify && z_checksum32(line, ent.len) != ent.crc)
+            return z_err(ZIPPY_ECORRUPT,
+                         "collection %s: document \"%.*s\": line at byte offset %llu of %s fails its checksum",
+                         e->name, (int)idlen, id, (unsigned long long)ent.off, e->data_path);
+        const char *lid;
+        size_t lidlen, rest;
+        if (zj_line_id(line, ent.len, &lid, &lidlen, &rest) && lidlen == idlen && !memcmp(lid, id, idlen)) {
+            l->off = ent.off;
+            l->len = ent.len;
+            l->crc = ent.crc;
+            l->base_slot = slot;
+            return 1;
+        }
+    }
+    if (rc < 0) z_err_prefix("collection %s", e->name);
+    return rc;
+}
+
+/* Current location of id: 1 live, 0 absent/deleted, <0 error. */
+static int lookup(const zengine *e, uint64_t h, const char *id, size_t idlen, int verify, loc *l) {
+    ov_entry *x = ov_find(&e->ov, h, id, idlen);
+    if (x) {
+        if (x->deleted) return 0;
+        l->off = x->off;
+        l->len = x->len;
+        l->crc = x->crc;
+        l->base_slot = x->base_slot;
+        return 1;
+    }
+    return base_find(e, h, id, idlen, verify, l);
+}
+
+/* Is the line at off (with this id) the live version of id? */
+static int line_is_live(const zengine *e, uint64_t h, const char *id, size_t idlen, uint64_t off, loc *l) {
+    ov_entry *x = ov_find(&e->ov, h, id, idlen);
+    if (x) {
+        if (x->deleted || x->off != off) return 0;
+        l->off = x->off; l->len = x->len; l->crc = x->crc; l->base_slot = x->base_slot;
+        return 1;
+    }
+    if (!e->base) return 0;
+    zi_probe p;
+    zi_entry ent;
+    uint64_t slot;
+    int rc;
+    zi_probe_init(e->base, h, &p);
+    while ((rc = zi_probe_next(e->base, &p, &ent, &slot)) == 1) {
+        if (ent.off == off) {
+            l->off = ent.off; l->len = ent.len; l->crc = ent.crc; l->base_slot = slot;
+            return 1;
+        }
+    }
+    if (rc < 0) z_err_prefix("collection %s", e->name);
+    return rc;
+}
+
+/* Records a write of id at (off,len,crc) or a delete; keeps count. */
+static int note_write(zengine *e, uint64_t h, const char *id, size_t idlen, int del,
+                      uint64_t off, uint32_t len, uint32_t crc) {
+    ov_entry *x = NULL;
+    int isnew = 0, rc, was_live;
+    if ((rc = ov_upsert(&e->ov, h, id, idlen, &x, &isnew))) return rc;
+    if (isnew) {
+        loc l;
+        rc = base_find(e, h, id, idlen, 0, &l);
+        if (rc < 0) {
+            /* leave the fresh entry as a delete of nothing: harmless */
+            x->deleted = 1;
+            return rc;
+        }
+        x->base_slot = rc == 1 ? l.base_slot : OV_NONE;
+        was_live = rc == 1;
+    } else {
+        was_live = !x->deleted;
+    }
+    x->deleted = (uint8_t)del;
+    x->off = off;
+    x->len = len;
+    x->crc = crc;
+    if (del && was_live) e->count--;
+    if (!del && !was_live) e->count++;
+    return ZIPPY_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Manifest                                                            */
+/* ------------------------------------------------------------------ */
+
+static int manifest_write(zengine *e) {
+    char now[32];
+    z_utc_now(now, sizeof now);
+    if (!e->created[0]) memcpy(e->created, now, sizeof now);
+    zippy_buf b = ZIPPY_BUF_INIT;
+    int rc = zb_printf(&b,
+                       "{\n  \"format\": \"zippy\",\n  \"format_version\": %d,\n  \"layout\": \"jsonl\",\n"
+                       "  \"strict\": %s,\n  \"created\": \"%s\",\n  \"modified\": \"%s\",\n"
+                       "  \"count\": %llu\n}\n",
+                       ZIPPY_FORMAT_VERSION, e->strict ? "true" : "false", e->created, now,
+                       (unsigned long long)e->count);
+    if (!rc) {
+        int r = zos_replace_file(e->manifest_path, b.ptr, b.len);
+        if (r) rc = z_err_os(r, "collection %s: cannot write %s", e->name, e->manifest_path);
+    }
+    zippy_buf_free(&b);
+    return rc;
+}
+
+/* Reads meta/manifest.json. *ours = 1 if written by zippy. Missing: 0. */
+static int manifest_read(zengine *e, int *ours) {
+    char *txt = NULL;
+    size_t n = 0;
+    *ours = 0;
+    int r = zos_read_file(e->manifest_path, &txt, &n, MANIFEST_MAX);
+    if (r == -ENOENT) return ZIPPY_OK;
+    if (r) return z_err_os(r, "collection %s: cannot read %s", e->name, e->manifest_path);
+    zj_doc *d = zj_doc_new();
+    zj_val *v;
+    int rc = ZIPPY_OK;
+    if (!d) { rc = z_err_nomem(); goto cleanup; }
+    if (zj_parse(d, txt, n, &v, NULL) || v->type != ZJ_OBJECT) goto cleanup; /* foreign: legacy */
+    const zj_val *f = zj_get(v, "format", 6);
+    if (!f || f->type != ZJ_STRING || f->len != 5 || memcmp(f->u.str, "zippy", 5)) goto cleanup;
+    *ours = 1;
+    const zj_val *fv = zj_get(v, "format_version", 14);
+    int64_t ver = 0;
+    if (fv && zj_num_i64(fv, &ver) && ver > ZIPPY_FORMAT_VERSION) {
+        rc = z_err(ZIPPY_EUNSUPPORTED, "collection %s: format version %lld is newer than this library's %d",
+                   e->name, (long long)ver, ZIPPY_FORMAT_VERSION);
+        goto cleanup;
+    }
+    const zj_val *lay = zj_get(v, "layout", 6);
+    if (lay && lay->type == ZJ_STRING && !(lay->len == 5 && !memcmp(lay->u.str, "jsonl", 5))) {
+        rc = z_err(ZIPPY_EUNSUPPORTED, "collection %s: layout \"%.*s\" is not supported by this version",
+                   e->name, (int)lay->len, lay->u.str);
+        goto cleanup;
+    }
+    const zj_val *st = zj_get(v, "strict", 6);
+    e->strict = st && st->type == ZJ_TRUE;
+    const zj_val *cr = zj_get(v, "created", 7);
+    if (cr && cr->type == ZJ_STRING && cr->len < sizeof e->created) {
+        memcpy(e->created, cr->u.str, cr->len);
+        e->created[cr->len] = 0;
+    }
+cleanup:
+    zj_doc_free(d);
+    z_free(txt);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Loading, recovery, checkpoints                                       */
+/* ------------------------------------------------------------------ */
+
+/* Checks one complete line (without '\n') at off; notes it in the overlay
+ * when note != 0. Returns ZIPPY_OK, or ZIPPY_ECORRUPT if it is not a
+ * valid line (message set). */
+static int take_line(zengine *e, zj_doc *doc, const char *line, size_t len, uint64_t off, int note) {
+    const char *id;
+    size_t idlen;
+    int tomb;
+    if (len > ZIPPY_DOC_MAX + 512 || line_id(e, line, len, doc, &id, &idlen, &tomb) ||
+        zippy_id_valid(id, idlen) || zj_validate(line, len, NULL))
+        return z_err(ZIPPY_ECORRUPT, "collection %s: invalid line at byte offset %llu of %s", e->name,
+                     (unsigned long long)off, e->data_path);
+    if (!note) return ZIPPY_OK;
+    return note_write(e, zi_hash(id, idlen), id, idlen, tomb, off, (uint32_t)len,
+                      tomb ? 0 : z_checksum32(line, len));
+}
+
+/* Indexes the lines of the file in [from, data_size) into the overlay.
+ * A torn tail (a last line without newline, or invalid lines with no valid
+ * line after them) ends the good part: *good_end. An invalid line followed
+ * by valid ones is corruption. */
+static int catch_up(zengine *e, uint64_t from, uint64_t *good_end, zippy_progress_fn prog, void *pctx) {
+    zj_doc *doc = zj_doc_new();
+    if (!doc) return z_err_nomem();
+    int rc = ZIPPY_OK;
+    uint64_t pos = from, end = e->data_size, next_report = pos + (8u << 20);
+    while (pos < end) {
+        const char *p = e->map + pos;
+        const char *nl = memchr(p, '\n', (size_t)(end - pos));
+        if (!nl) break; /* torn last line */
+        size_t len = (size_t)(nl - p);
+        rc = take_line(e, doc, p, len, pos, 1);
+        if (rc == ZIPPY_ECORRUPT) {
+            /* Torn tail or corruption? Look for any valid line after. */
+            uint64_t q = pos + len + 1;
+            int later_valid = 0;
+            while (q < end) {
+                const char *qp = e->map + q;
+                const char *qn = memchr(qp, '\n', (size_t)(end - q));
+                if (!qn) break;
+                if (take_line(e, doc, qp, (size_t)(qn - qp), q, 0) == ZIPPY_OK) { later_valid = 1; break; }
+                q += (uint64_t)(qn - qp) + 1;
+            }
+            if (later_valid) {
+                z_err(ZIPPY_ECORRUPT, "collection %s: invalid line at byte offset %llu of %s (valid lines follow it)",
+                      e->name, (unsigned long long)pos, e->data_path);
+                goto cleanup;
+            }
+            rc = ZIPPY_OK;
+            break;
+        }
+        if (rc) goto cleanup;
+        pos += len + 1;
+        if (prog && pos >= next_report) { prog(pctx, pos, end); next_report = pos + (8u << 20); }
+    }
+    *good_end = pos;
+cleanup:
+    zj_doc_free(doc);
+    return rc;
+}
+
+/* ZDS 0.1.x index: the entries decide which lines are live. */
+static int load_legacy_index(zengine *e, const zl_list *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        const zl_entry *x = &l->v[i];
+        size_t idlen = strlen(x->id);
+        if (x->len == 0 || x->off + x->len > e->data_size || e->map[x->off + x->len - 1] != '\n')
+            return z_err(ZIPPY_ECORRUPT,
+                         "collection %s: ZDS index entry for \"%s\" (offset %llu, length %u) does not match %s",
+                         e->name, x->id, (unsigned long long)x->off, x->len, e->data_path);
+        if (zippy_id_valid(x->id, idlen)) return ZIPPY_ECORRUPT;
+        const char *line = e->map + x->off;
+        int rc = note_write(e, zi_hash(x->id, idlen), x->id, idlen, 0, x->off, x->len - 1,
+                            z_checksum32(line, x->len - 1));
+        if (rc) return rc;
+    }
+    return ZIPPY_OK;
+}
+
+static void engine_unload(zengine *e) {
+    zi_close(e->base);
+    e->base = NULL;
+    ov_clear(&e->ov);
+    if (e->map) zos_munmap(e->map, e->map_cap);
+    e->map = NULL;
+    e->map_cap = 0;
+    if (e->data_fd >= 0) zos_close(e->data_fd);
+    e->data_fd = -1;
+    if (e->lock_fd >= 0) zos_close(e->lock_fd); /* releases the flock */
+    e->lock_fd = -1;
+    e->writable = 0;
+    e->wlen = 0;
+    e->data_size = e->count = 0;
+    e->legacy = 0;
+}
+
+static int take_writer_lock(zengine *e) {
+    int fd = zos_open(e->lock_path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0) return z_err_os(fd, "collection %s: cannot open lock file %s", e->name, e->lock_path);
+    int r = zos_flock(fd, LOCK_EX | LOCK_NB);
+    if (r == -EWOULDBLOCK) {
+        char buf[32] = {0};
+        ssize_t n = zos_pread(fd, buf, sizeof buf - 1, 0);
+        long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+        zos_close(fd);
+        if (pid > 0)
+            return z_err(ZIPPY_ELOCKED, "collection %s in %s is locked by pid %ld (another writer)", e->name,
+                         e->root_path, pid);
+        return z_err(ZIPPY_ELOCKED, "collection %s in %s is locked by another process", e->name, e->root_path);
+    }
+    if (r) {
+        zos_close(fd);
+        return z_err_os(r, "collection %s: cannot lock %s", e->name, e->lock_path);
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if ((r = zos_ftruncate(fd, 0)) || (r = zos_pwrite_all(fd, pid, (size_t)n, 0))) {
+        zos_close(fd);
+        return z_err_os(r, "collection %s: cannot write lock file %s", e->name, e->lock_path);
+    }
+    e->lock_fd = fd;
+    return ZIPPY_OK;
+}
+
+static int checkpoint(zengine *e);
+static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx);
+
+/* Replays the whole log into an empty overlay (no usable index). */
+static int rebuild_from_log(zengine *e, uint64_t *good_end, zippy_progress_fn prog, void *pctx) {
+    zi_close(e->base);
+    e->base = NULL;
+    ov_clear(&e->ov);
+    e->count = 0;
+    return catch_up(e, 0, good_end, prog, pctx);
+}
+
+/* Opens the files and builds the in-memory state. Leaves e unloaded on
+ * failure. */
+static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *pctx) {
+    int rc, r, ours = 0, rebuilt = 0;
+    char *ixbuf = NULL;
+    zl_list ll = {0};
+    e->data_fd = e->lock_fd = -1;
+    if (writable && (rc = take_writer_lock(e))) goto cleanup;
+    e->writable = writable;
+    if ((rc = manifest_read(e, &ours))) goto cleanup;
+    r = zos_open(e->data_path, writable ? O_RDWR | O_CREAT : O_RDONLY, 0644);
+    if (r < 0) {
+        int kind = 0;
+        char docs[4096];
+        snprintf(docs, sizeof docs, "%s/docs", e->dir);
+        if (r == -ENOENT && zos_lstat_kind(docs, &kind) == 0 && kind == 2)
+            rc = z_err(ZIPPY_EUNSUPPORTED, "collection %s uses the file-per-document layout, not supported yet",
+                       e->name);
+        else
+            rc = z_err_os(r, "collection %s: cannot open %s", e->name, e->data_path);
+        goto cleanup;
+    }
+    e->data_fd = r;
+    struct stat st;
+    if (fstat(e->data_fd, &st)) { rc = z_err_os(-errno, "stat %s", e->data_path); goto cleanup; }
+    e->data_size = (uint64_t)st.st_size;
+    e->data_ino = (uint64_t)st.st_ino;
+    if ((rc = remap(e, 1))) goto cleanup;
+
+    uint64_t good_end = e->data_size, from = 0;
+    size_t ixlen = 0;
+    r = zos_read_file(e->index_path, &ixbuf, &ixlen, 16);
+    int have_index_file = r == 0 || r == -EFBIG;
+    int zippy_index = 0;
+    if (have_index_file) {
+        /* Peek at the magic without reading the whole file. */
+        char magic[8] = {0};
+        int fd = zos_open(e->index_path, O_RDONLY, 0);
+        if (fd >= 0) {
+            ssize_t n = zos_pread(fd, magic, 8, 0);
+            zippy_index = n == 8 && !memcmp(magic, ZI_MAGIC, 8);
+            zos_close(fd);
+        }
+    }
+    z_free(ixbuf);
+    ixbuf = NULL;
+    if (zippy_index || ours) {
+        ours = 1;
+        rc = zippy_index ? zi_open(&e->base, e->index_path) : ZIPPY_ENOTFOUND;
+        if (rc == ZIPPY_OK) {
+            uint64_t cov = zi_covered(e->base);
+            if (cov > e->data_size || (cov > 0 && e->map[cov - 1] != '\n')) {
+                zi_close(e->base); /* mismatched: claims data the log lacks */
+                e->base = NULL;
+            } else {
+                from = cov;
+                e->count = zi_count(e->base);
+            }
+        }
+        rc = ZIPPY_OK;
+        if (!e->base) {
+            rebuilt = 1;
+            rc = rebuild_from_log(e, &good_end, prog, pctx);
+        } else {
+            rc = catch_up(e, from, &good_end, prog, pctx);
+        }
+        if (rc) goto cleanup;
+    } else {
+        /* ZDS 0.1.x, or a store with neither manifest nor index. */
+        size_t len = 0;
+        r = zos_read_file(e->index_path, &ixbuf, &len, (size_t)1 << 34);
+        e->legacy = 1;
+        if (r == 0 && len > 0 && (rc = zl_parse(ixbuf, len, &ll)) == ZIPPY_OK && ll.n > 0) {
+            if ((rc = load_legacy_index(e, &ll))) goto cleanup;
+        } else {
+            if (rc == ZIPPY_ECORRUPT) goto cleanup;
+            rebuilt = 1;
+            if ((rc = rebuild_from_log(e, &good_end, prog, pctx))) goto cleanup;
+        }
+        rc = ZIPPY_OK;
+    }
+    if (good_end < e->data_size) {
+        if (writable) {
+            /* Torn tail: cut it away so appends start on a line boundary. */
+            if ((r = zos_ftruncate(e->data_fd, good_end)) || (r = zos_fdatasync(e->data_fd))) {
+                rc = z_err_os(r, "collection %s: cannot truncate the torn tail of %s", e->name, e->data_path);
+                goto cleanup;
+            }
+        }
+        e->data_size = good_end;
+    }
+    e->synced = e->data_size;
+    if (writable) {
+        if (e->legacy) {
+            /* Convert ZDS 0.1.x to our format: canonical lines + index. */
+            if ((rc = compact_locked(e, prog, pctx))) goto cleanup;
+        } else if (rebuilt || !ours) {
+            if ((rc = checkpoint(e))) goto cleanup;
+        }
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.compact", e->data_path);
+        (void)zos_unlink(tmp); /* leftover of an interrupted compaction */
+    }
+cleanup:
+    z_free(ixbuf);
+    zl_list_free(&ll);
+    if (rc) {
+        int saved = rc;
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", zippy_errmsg());
+        engine_unload(e);
+        z_err(saved, "%s", msg);
+    }
+    return rc;
+}
+
+/* Folds the overlay into a new index file. Caller holds rw exclusively. */
+static int checkpoint(zengine *e) {
+    int rc, r;
+    zi_builder *b = NULL;
+    uint8_t *superseded = NULL;
+    if ((rc = write_out(e))) return rc;
+    if (e->synced < e->data_size) {
+        /* The index must never claim bytes the disk may not have. */
+        if ((r = zos_fdatasync(e->data_fd)))
+            return z_err_os(r, "collection %s: cannot sync %s", e->name, e->data_path);
+        e->synced = e->data_size;
+    }
+    if ((rc = zi_builder_new(&b, e->count))) goto cleanup;
+    if (e->base) {
+        uint64_t slots = zi_slot_count(e->base);
+        superseded = z_calloc((size_t)(slots / 8 + 1), 1);
+        if (!superseded) { rc = z_err_nomem(); goto cleanup; }
+        for (uint64_t i = 0; i < e->ov.cap; i++) {
+            const ov_entry *x = &e->ov.v[i];
+            if (x->hash && x->base_slot != OV_NONE) superseded[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
+        }
+        for (uint64_t s = 0; s < slots; s++) {
+            if (superseded[s / 8] & (1u << (s % 8))) continue;
+            zi_entry ent;
+            int k = zi_slot(e->base, s, &ent);
+            if (k < 0) {
+                /* A corrupt index is rebuilt from the log. */
+                uint64_t ge;
+                z_free(superseded);
+                superseded = NULL;
+                zi_builder_free(b);
+                b = NULL;
+                if ((rc = rebuild_from_log(e, &ge, NULL, NULL))) goto cleanup;
+                return checkpoint(e);
+            }
+            if (k == 1 && (rc = zi_builder_add(b, &ent))) goto cleanup;
+        }
+    }
+    for (uint64_t i = 0; i < e->ov.cap; i++) {
+        const ov_entry *x = &e->ov.v[i];
+        if (!x->hash || x->deleted) continue;
+        zi_entry ent = {x->hash, x->off, x->len, x->crc};
+        if ((rc = zi_builder_add(b, &ent))) goto cleanup;
+    }
+    if ((rc = zi_builder_write(b, e->index_path, e->data_size))) goto cleanup;
+    zi_index *nb = NULL;
+    if ((rc = zi_open(&nb, e->index_path))) goto cleanup;
+    zi_close(e->base);
+    e->base = nb;
+    ov_clear(&e->ov);
+    e->count = zi_count(nb);
+    e->dirty = 0;
+    if ((rc = manifest_write(e))) goto cleanup;
+    rc = ze_update_root_manifest(e->root_path, e->name, e->count, 0);
+cleanup:
+    z_free(superseded);
+    zi_builder_free(b);
+    return rc;
+}
+
+/* Writes the canonical form of a log line (`_id` first, compact) to out.
+ * Lines already canonical are copied. */
+static int canonical_line(const zengine *e, const char *line, size_t len, zj_doc *doc, zippy_buf *out) {
+    const char *id;
+    size_t idlen, rest;
+    if (zj_line_id(line, len, &id, &idlen, &rest)) return zb_append(out, line, len);
+    zj_val *v;
+    zj_doc_reset(doc);
+    if (zj_parse(doc, line, len, &v, NULL) || v->type != ZJ_OBJECT)
+        return z_err(ZIPPY_ECORRUPT, "collection %s: unparsable line in %s", e->name, e->data_path);
+    const zj_val *idv = zj_get(v, "_id", 3);
+    int rc = zb_append(out, "{\"_id\":", 7);
+    if (!rc) rc = zj_write_string(out, idv->u.str, idv->len);
+    for (uint32_t i = 0; !rc && i < v->len; i++) {
+        const zj_val *k = &v->u.members[2 * i];
+        if (k->len == 3 && !memcmp(k->u.str, "_id", 3)) continue;
+        if (!(rc = zb_putc(out, ',')) && !(rc = zj_write_string(out, k->u.str, k->len)) &&
+            !(rc = zb_putc(out, ':')))
+            rc = zj_write(out, &v->u.members[2 * i + 1], 0);
+    }
+    if (!rc) rc = zb_putc(out, '}');
+    return rc;
+}
+
+/* Rewrites the log with live lines only (canonical form) and a fresh
+ * index. Crash order: new log synced -> index removed -> log renamed ->
+ * index written; a crash in between leaves a complete log and no index,
+ * which the next open rebuilds. Caller holds rw exclusively. */
+static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
+    int rc, r, fd = -1;
+    zi_builder *b = NULL;
+    zj_doc *doc = zj_doc_new();
+    zippy_buf out = ZIPPY_BUF_INIT;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.compact", e->data_path);
+    if (!doc) return z_err_nomem();
+    if ((rc = write_out(e))) goto cleanup;
+    if ((rc = zi_builder_new(&b, e->count))) goto cleanup;
+    fd = zos_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) { rc = z_err_os(fd, "collection %s: cannot create %s", e->name, tmp); goto cleanup; }
+    uint64_t pos = 0, newoff = 0, end = e->data_size, next_report = 8u << 20;
+    while (pos < end) {
+        const char *p = e->map + pos;
+        const char *nl = memchr(p, '\n', (size_t)(end - pos));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - pos);
+        const char *id;
+        size_t idlen;
+        int tomb;
+        loc l;
+        if (line_id(e, p, len, doc, &id, &idlen, &tomb) == ZIPPY_OK && !tomb) {
+            char idcopy[ZIPPY_ID_MAX + 1];
+            if (idlen > ZIPPY_ID_MAX) goto next;
+            memcpy(idcopy, id, idlen);
+            uint64_t h = zi_hash(idcopy, idlen);
+            rc = line_is_live(e, h, idcopy, idlen, pos, &l);
+            if (rc < 0) goto cleanup;
+            if (rc == 1) {
+                if (z_checksum32(p, len) != l.crc) {
+                    rc = z_err(ZIPPY_ECORRUPT,
+                               "collection %s: document \"%.*s\" at byte offset %llu fails its checksum; "
+                               "compaction stopped, nothing changed", e->name, (int)idlen, idcopy,
+                               (unsigned long long)pos);
+                    goto cleanup;
+                }
+                size_t start = out.len;
+                if ((rc = canonical_line(e, p, len, doc, &out))) goto cleanup;
+                size_t nlen = out.len - start;
+                zi_entry ent = {h, newoff, (uint32_t)nlen, z_checksum32(out.ptr + start, nlen)};
+                if ((rc = zb_putc(&out, '\n')) || (rc = zi_builder_add(b, &ent))) goto cleanup;
+                newoff += nlen + 1;
+                if (out.len >= WBUF_CAP) {
+                    if ((r = zos_write_all(fd, out.ptr, out.len))) {
+                        rc = z_err_os(r, "collection %s: cannot write %s", e->name, tmp);
+                        goto cleanup;
+                    }
+                    zb_clear(&out);
+                }
+            }
+        }
+    next:
+        rc = ZIPPY_OK;
+        pos += len + 1;
+        if (prog && pos >= next_report) { prog(pctx, pos, end); next_report = pos + (8u << 20); }
+    }
+    if (out.len && (r = zos_write_all(fd, out.ptr, out.len))) {
+        rc = z_err_os(r, "collection %s: cannot write %s", e->name, tmp);
+        goto cleanup;
+    }
+    if ((r = zos_fsync(fd))) { rc = z_err_os(r, "collection %s: cannot sync %s", e->name, tmp); goto cleanup; }
+    zos_close(fd);
+    fd = -1;
+    r = zos_unlink(e->index_path);
+    if (r && r != -ENOENT) { rc = z_err_os(r, "collection %s: cannot remove %s", e->name, e->index_path); goto cleanup; }
+    if ((r = zos_fsync_dir(e->meta_dir)) || (r = zos_rename(tmp, e->data_path)) || (r = zos_fsync_dir(e->meta_dir))) {
+        rc = z_err_os(r, "collection %s: cannot replace %s", e->name, e->data_path);
+        goto cleanup;
+    }
+    /* From here the new log is in place: switch to it. */
+    zi_close(e->base);
+    e->base = NULL;
+    ov_clear(&e->ov);
+    if (e->map) zos_munmap(e->map, e->map_cap);
+    e->map = NULL;
+    zos_close(e->data_fd);
+    e->data_fd = zos_open(e->data_path, O_RDWR, 0);
+    if (e->data_fd < 0) { rc = z_err_os(e->data_fd, "collection %s: cannot reopen %s", e->name, e->data_path); goto cleanup; }
+    e->data_size = e->synced = newoff;
+    e->legacy = 0;
+    e->generation++;
+    struct stat st;
+    if (!fstat(e->data_fd, &st)) e->data_ino = (uint64_t)st.st_ino;
+    if ((rc = remap(e, 1))) goto cleanup;
+    if ((rc = zi_builder_write(b, e->index_path, newoff))) goto cleanup;
+    if ((rc = zi_open(&e->base, e->index_path))) goto cleanup;
+    e->count = zi_count(e->base);
+    e->dirty = 0;
+    if ((rc = manifest_write(e))) goto cleanup;
+    rc = ze_update_root_manifest(e->root_path, e->name, e->count, 0);
+    if (prog) prog(pctx, end, end);
+cleanup:
+    if (fd >= 0) {
+        zos_close(fd);
+        (void)zos_unlink(tmp);
+    }
+    zippy_buf_free(&out);
+    zi_builder_free(b);
+    zj_doc_free(doc);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Registry and handles                                                 */
+/* ------------------------------------------------------------------ */
+
+static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static zengine *g_engines;
+
+static char *path_join(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = z_malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static void engine_free(zengine *e) {
+    if (!e) return;
+    engine_unload(e);
+    z_free(e->wbuf);
+    z_free(e->dir);
+    z_free(e->name);
+    z_free(e->root_path);
+    z_free(e->data_path);
+    z_free(e->index_path);
+    z_free(e->manifest_path);
+    z_free(e->lock_path);
+    z_free(e->meta_dir);
+    pthread_rwlock_destroy(&e->rw);
+    pthread_mutex_destroy(&e->sync_mu);
+    z_free(e);
+}
+
+int ze_acquire(zengine **out, const char *root_path, const char *name, const zippy_options *opts, int writable) {
+    int rc = ZIPPY_OK, r;
+    char *dir = NULL, *real = NULL, *cdir = NULL;
+    zengine *e = NULL;
+    int create = opts && (opts->flags & ZIPPY_OPEN_CREATE) && writable;
+    if (!ze_name_valid(name))
+        return z_err(ZIPPY_EINVAL, "invalid collection name \"%s\": use 1-64 of A-Z a-z 0-9 _ - . (not starting with '.')",
+                     name ? name : "");
+    cdir = path_join(root_path, "collections");
+    dir = cdir ? path_join(cdir, name) : NULL;
+    if (!dir) { rc = z_err_nomem(); goto cleanup; }
+    if (create) {
+        char *meta = path_join(dir, "meta");
+        if (!meta) { rc = z_err_nomem(); goto cleanup; }
+        int existed = 0;
+        zos_stat(meta, &existed, NULL);
+        r = zos_mkdir_p(meta, 0755);
+        if (!r && !existed) r = zos_fsync_dir(cdir);
+        z_free(meta);
+        if (r) { rc = z_err_os(r, "cannot create collection %s in %s", name, root_path); goto cleanup; }
+    }
+    real = realpath(dir, NULL);
+    if (!real) {
+        rc = errno == ENOENT ? z_err(ZIPPY_ENOTFOUND, "collection %s not found in store %s", name, root_path)
+                             : z_err_os(-errno, "collection %s in %s", name, root_path);
+        goto cleanup;
+    }
+    pthread_mutex_lock(&g_reg_mu);
+    for (e = g_engines; e; e = e->next)
+        if (!strcmp(e->dir, real)) break;
+    if (e) {
+        if (writable && !e->writable) {
+            /* Upgrade a shared read-only engine to a writer. */
+            pthread_mutex_lock(&e->sync_mu);
+            pthread_rwlock_wrlock(&e->rw);
+            engine_unload(e);
+            rc = engine_load(e, 1, opts ? opts->progress : NULL, opts ? opts->progress_ctx : NULL);
+            if (rc) {
+                char msg[1024];
+                snprintf(msg, sizeof msg, "%s", zippy_errmsg());
+                if (engine_load(e, 0, NULL, NULL) == ZIPPY_OK) z_err(rc, "%s", msg);
+            }
+            e->generation++;
+            pthread_rwlock_unlock(&e->rw);
+            pthread_mutex_unlock(&e->sync_mu);
+            if (rc) { pthread_mutex_unlock(&g_reg_mu); goto cleanup; }
+        }
+        if (writable && opts && (int)opts->sync > e->sync_mode) e->sync_mode = (int)opts->sync;
+        e->refs++;
+        pthread_mutex_unlock(&g_reg_mu);
+        *out = e;
+        goto cleanup;
+    }
+    e = z_calloc(1, sizeof *e);
+    if (!e) { pthread_mutex_unlock(&g_reg_mu); rc = z_err_nomem(); goto cleanup; }
+    pthread_rwlock_init(&e->rw, NULL);
+    pthread_mutex_init(&e->sync_mu, NULL);
+    e->data_fd = e->lock_fd = -1;
+    e->dir = real;
+    real = NULL;
+    e->name = z_strdup(name);
+    e->root_path = z_strdup(root_path);
+    e->meta_dir = path_join(e->dir, "meta");
+    e->data_path = e->meta_dir ? path_join(e->meta_dir, "data.jsonl") : NULL;
+    e->index_path = e->meta_dir ? path_join(e->meta_dir, "index.bin") : NULL;
+    e->manifest_path = e->meta_dir ? path_join(e->meta_dir, "manifest.json") : NULL;
+    e->lock_path = e->meta_dir ? path_join(e->meta_dir, "lock") : NULL;
+    e->wcap = WBUF_CAP;
+    e->wbuf = z_malloc(e->wcap);
+    e->sync_mode = opts ? opts->sync : ZIPPY_SYNC_FLUSH;
+    e->strict = opts ? opts->strict : 0;
+    if (!e->name || !e->root_path || !e->data_path || !e->index_path || !e->manifest_path || !e->lock_path ||
+        !e->wbuf) {
+        pthread_mutex_unlock(&g_reg_mu);
+        rc = z_err_nomem();
+        engine_free(e);
+        goto cleanup;
+    }
+    rc = engine_load(e, writable, opts ? opts->progress : NULL, opts ? opts->progress_ctx : NULL);
+    if (rc) {
+        pthread_mutex_unlock(&g_reg_mu);
+        engine_free(e);
+        goto cleanup;
+    }
+    e->refs = 1;
+    e->next = g_engines;
+    g_engines = e;
+    pthread_mutex_unlock(&g_reg_mu);
+    *out = e;
+cleanup:
+    free(real); /* from realpath(): libc malloc */
+    z_free(dir);
+    z_free(cdir);
+    return rc;
+}
+
+void ze_release(zengine *e) {
+    if (!e) return;
+    pthread_mutex_lock(&g_reg_mu);
+    if (--e->refs > 0) {
+        pthread_mutex_unlock(&g_reg_mu);
+        return;
+    }
+    for (zengine **pp = &g_engines; *pp; pp = &(*pp)->next)
+        if (*pp == e) { *pp = e->next; break; }
+    pthread_mutex_unlock(&g_reg_mu);
+    if (e->writable) (void)ze_flush(e, 1);
+    engine_free(e);
+}
+
+/* Checkpoint when the unindexed part has grown past 1/8 of the indexed
+ * one (so catch-up at open stays a small fraction of a rebuild), or past
+ * a million changes. */
+static int want_checkpoint(const zengine *e) {
+    uint64_t base = e->base ? zi_count(e->base) : 0;
+    uint64_t covered = e->base ? zi_covered(e->base) : 0;
+    if (e->ov.n == 0 && covered == log_end(e)) return 0;
+    return e->ov.n * 8 >= base || e->ov.n >= (1u << 20) || !e->base;
+}
+
+int ze_flush(zengine *e, int force_checkpoint) {
+    int rc = ZIPPY_OK, r;
+    pthread_mutex_lock(&e->sync_mu);
+    pthread_rwlock_wrlock(&e->rw);
+    if (!e->writable) goto unlock;
+    rc = write_out(e);
+    uint64_t target = e->data_size;
+    int fd = e->data_fd;
+    int ck = !rc && (force_checkpoint || want_checkpoint(e));
+    pthread_rwlock_unlock(&e->rw);
+    if (!rc && e->sync_mode != ZIPPY_SYNC_NONE && e->synced < target) {
+        if ((r = zos_fdatasync(fd)))
+            rc = z_err_os(r, "collection %s: cannot sync %s", e->name, e->data_path);
+        else
+            e->synced = target;
+    }
+    pthread_rwlock_wrlock(&e->rw);
+    if (!rc && ck) rc = checkpoint(e);
+unlock:
+    pthread_rwlock_unlock(&e->rw);
+    pthread_mutex_unlock(&e->sync_mu);
+    return rc;
+}
+
+int ze_flush_root(const char *root_path) {
+    char *real = realpath(root_path, NULL);
+    if (!real) return ZIPPY_OK;
+    size_t n = strlen(real);
+    int rc = ZIPPY_OK;
+    pthread_mutex_lock(&g_reg_mu);
+    for (zengine *e = g_engines; e; e = e->next) {
+        if (e->writable && !strncmp(e->dir, real, n) && e->dir[n] == '/') {
+            int r = ze_flush(e, 1);
+            if (r && !rc) rc = r;
+        }
+    }
+    pthread_mutex_unlock(&g_reg_mu);
+    free(real);
+    return rc;
+}
+
+/* Syncs the log up to end (group commit: one fdatasync serves every
+ * thread whose write it covers). */
+static int sync_upto(zengine *e, uint64_t end) {
+    int rc = ZIPPY_OK, r;
+    pthread_mutex_lock(&e->sync_mu);
+    if (e->synced < end) {
+        pthread_rwlock_wrlock(&e->rw);
+        rc = write_out(e);
+        uint64_t target = e->data_size;
+        int fd = e->data_fd;
+        pthread_rwlock_unlock(&e->rw);
+        if (!rc) {
+            if ((r = zos_fdatasync(fd)))
+                rc = z_err_os(r, "collection %s: cannot sync %s", e->name, e->data_path);
+            else
+                e->synced = target;
+        }
+    }
+    pthread_mutex_unlock(&e->sync_mu);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public: collections                                                  */
+/* ------------------------------------------------------------------ */
+
+#define CHECK_HANDLE(c)                                                        \
+    do {                                                                       \
+        if (!(c)) return z_err(ZIPPY_EINVAL, "collection handle is NULL");     \
+        if ((c)->closed) return z_err(ZIPPY_ECLOSED, "collection handle is closed"); \
+    } while (0)
+
+#define CHECK_WRITABLE(c)                                                      \
+    do {                                                                       \
+        if (!(c)->writable)                                                    \
+            return z_err(ZIPPY_EREADONLY, "collection %s was opened read-only", (c)->e->name); \
+    } while (0)
+
+int ze_coll_new(zippy_coll **out, zengine *e, int writable) {
+    zippy_coll *c = z_calloc(1, sizeof *c);
+    if (!c) return z_err_nomem();
+    c->e = e;
+    c->writable = writable;
+    *out = c;
+    return ZIPPY_OK;
+}
+
+int zippy_coll_close(zippy_coll *c) {
+    if (!c) return ZIPPY_OK;
+    int rc = ZIPPY_OK;
+    if (!c->closed && c->writable) rc = ze_flush(c->e, 0);
+    if (!c->closed) ze_release(c->e);
+    z_free(c);
+    return rc;
+}
+
+int zippy_coll_flush(zippy_coll *c) {
+    CHECK_HANDLE(c);
+    if (!c->writable) return ZIPPY_OK;
+    return ze_flush(c->e, 0);
+}
+
+const char *zippy_coll_name(const zippy_coll *c) { return c ? c->e->name : NULL; }
+int zippy_coll_writable(const zippy_coll *c) { return c && !c->closed && c->writable && c->e->writable; }
+
+int zippy_coll_refresh(zippy_coll *c) {
+    CHECK_HANDLE(c);
+    zengine *e = c->e;
+    int rc = ZIPPY_OK;
+    pthread_mutex_lock(&e->sync_mu);
+    pthread_rwlock_wrlock(&e->rw);
+    if (e->writable) goto unlock; /* the writer is always current */
+    struct stat st;
+    if (stat(e->data_path, &st)) { rc = z_err_os(-errno, "collection %s: %s", e->name, e->data_path); goto unlock; }
+    if ((uint64_t)st.st_ino != e->data_ino || (uint64_t)st.st_size < e->data_size) {
+        /* Replaced (compaction) or cut: load afresh. */
+        engine_unload(e);
+        rc = engine_load(e, 0, NULL, NULL);
+        e->generation++;
+    } else if ((uint64_t)st.st_size > e->data_size) {
+        uint64_t old = e->data_size, good_end;
+        e->data_size = (uint64_t)st.st_size;
+        if ((rc = remap(e, 1)) == ZIPPY_OK) rc = catch_up(e, old, &good_end, NULL, NULL);
+        if (rc == ZIPPY_OK) e->data_size = good_end;
+        else e->data_size = old;
+    }
+unlock:
+    pthread_rwlock_unlock(&e->rw);
+    pthread_mutex_unlock(&e->sync_mu);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public: documents                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Builds the log line {"_id":"<id>",<members>}\n for a put. */
+static int make_line(const zengine *e, const char *id, size_t idlen, const char *json, size_t len,
+                     zippy_buf *line, zippy_buf *scratch) {
+    zj_min_info info;
+    zj_error jerr;
+    int rc;
+    if (len > ZIPPY_DOC_MAX)
+        return z_err(ZIPPY_ETOOBIG, "document \"%.*s\" is %zu bytes; the limit is %u", (int)idlen, id, len,
+                     ZIPPY_DOC_MAX);
+    zb_clear(scratch);
+    rc = zj_minify_object(json, len, ZJ_MIN_STRIP_ID, scratch, &info, &jerr);
+    if (rc == ZIPPY_EINVAL)
+        return z_err(ZIPPY_EINVAL, "document \"%.*s\": malformed JSON at byte %zu (line %u, column %u): %s",
+                     (int)idlen, id, jerr.offset, jerr.line, jerr.col, jerr.msg);
+    if (rc) return rc;
+    if (info.has_id && (!info.id_is_string || info.id_len != idlen || memcmp(info.id, id, idlen)))
+        return z_err(ZIPPY_EINVAL, "document \"%.*s\": its \"_id\" field does not match the id", (int)idlen, id);
+    if (info.has_reserved)
+        return z_err(ZIPPY_EINVAL, "document \"%.*s\": the top-level key \"$deleted\" is reserved", (int)idlen, id);
+    (void)e;
+    zb_clear(line);
+    if ((rc = zb_reserve(line, scratch->len + idlen + 16))) return rc;
+    memcpy(line->ptr, "{\"_id\":\"", 8);
+    memcpy(line->ptr + 8, id, idlen);
+    line->len = 8 + idlen;
+    if (info.members) {
+        line->ptr[line->len++] = '"';
+        line->ptr[line->len++] = ',';
+        memcpy(line->ptr + line->len, scratch->ptr + 1, scratch->len - 1);
+        line->len += scratch->len - 1;
+    } else {
+        memcpy(line->ptr + line->len, "\"}", 2);
+        line->len += 2;
+    }
+    line->ptr[line->len++] = '\n';
+    line->ptr[line->len] = 0;
+    return ZIPPY_OK;
+}
+
+static _Thread_local zippy_buf t_line, t_scratch;
+
+/* Appends a prepared line (with '\n') for id; caller holds rw. */
+static int put_line_locked(zengine *e, const char *id, size_t idlen, const char *line, size_t n, int del) {
+    uint64_t off;
+    int rc = append_line(e, line, n, &off);
+    if (rc) return rc;
+    rc = note_write(e, zi_hash(id, idlen), id, idlen, del, off, (uint32_t)(n - 1),
+                    del ? 0 : z_checksum32(line, n - 1));
+    if (rc) e->wlen -= n; /* undo the append: the state did not change */
+    e->dirty = 1;
+    return rc;
+}
+
+int zippy_put(zippy_coll *c, const char *id, size_t idlen, const char *json, size_t len) {
+    CHECK_HANDLE(c);
+    CHECK_WRITABLE(c);
+    int rc;
+    if ((rc = zippy_id_valid(id, idlen))) return rc;
+    if (!json) return z_err(ZIPPY_EINVAL, "document \"%.*s\": JSON is NULL", (int)idlen, id);
+    zengine *e = c->e;
+    if ((rc = make_line(e, id, idlen, json, len, &t_line, &t_scratch))) return rc;
+    pthread_rwlock_wrlock(&e->rw);
+    rc = put_line_locked(e, id, idlen, t_line.ptr, t_line.len, 0);
+    uint64_t end = log_end(e);
+    pthread_rwlock_unlock(&e->rw);
+    if (!rc && e->sync_mode == ZIPPY_SYNC_ALWAYS) rc = sync_upto(e, end);
+    return rc;
+}
+
+int zippy_delete(zippy_coll *c, const char *id, size_t idlen) {
+    CHECK_HANDLE(c);
+    CHECK_WRITABLE(c);
+    int rc;
+    if ((rc = zippy_id_valid(id, idlen))) return rc;
+    zengine *e = c->e;
+    char line[ZIPPY_ID_MAX + 64];
+    int n = snprintf(line, sizeof line, "{\"_id\":\"%.*s\"%s\n", (int)idlen, id, TOMB_SUFFIX);
+    loc l;
+    pthread_rwlock_wrlock(&e->rw);
+    uint64_t h = zi_hash(id, idlen);
+    rc = lookup(e, h, id, idlen, 0, &l);
+    if (rc == 0)
+        rc = z_err(ZIPPY_ENOTFOUND, "document \"%.*s\" not found in collection %s", (int)idlen, id, e->name);
+    else if (rc == 1)
+        rc = put_line_locked(e, id, idlen, line, (size_t)n, 1);
+    uint64_t end = log_end(e);
+    pthread_rwlock_unlock(&e->rw);
+    if (!rc && e->sync_mode == ZIPPY_SYNC_ALWAYS) rc = sync_upto(e, end);
+    return rc;
+}
+
+/* Writes the document of a verified line to out. */
+static int emit_doc(const zengine *e, const char *line, size_t len, unsigned flags, zippy_buf *out) {
+    const char *id;
+    size_t idlen, rest;
+    int rc;
+    if (zj_line_id(line, len, &id, &idlen, &rest)) {
+        if (flags & ZIPPY_GET_WITH_ID) return zb_append(out, line, len);
+        if (line[rest] == '}') return zb_append(out, "{}", 2);
+        if ((rc = zb_putc(out, '{'))) return rc;
+        return zb_append(out, line + rest + 1, len - rest - 1);
+    }
+    /* ZDS 0.1.x line: re-serialise without (or with a leading) _id. */
+    zj_doc *doc = zj_doc_new();
+    if (!doc) return z_err_nomem();
+    zippy_buf tmp = ZIPPY_BUF_INIT;
+    rc = canonical_line(e, line, len, doc, &tmp);
+    zj_doc_free(doc);
+    if (!rc) rc = emit_doc(e, tmp.ptr, tmp.len, flags, out);
+    zippy_buf_free(&tmp);
+    return rc;
+}
+
+int zippy_get(zippy_coll *c, const char *id, size_t idlen, unsigned flags, zippy_buf *out) {
+    CHECK_HANDLE(c);
+    int rc;
+    if ((rc = zippy_id_valid(id, idlen))) return rc;
+    if (!out) return z_err(ZIPPY_EINVAL, "output buffer is NULL");
+    zengine *e = c->e;
+    loc l;
+    pthread_rwlock_rdlock(&e->rw);
+    rc = lookup(e, zi_hash(id, idlen), id, idlen, 1, &l);
+    if (rc == 0) {
+        rc = z_err(ZIPPY_ENOTFOUND, "document \"%.*s\" not found in collection %s", (int)idlen, id, e->name);
+    } else if (rc == 1) {
+        const char *line = log_at(e, l.off, l.len);
+        if (!line)
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: document \"%.*s\" points past the end of %s", e->name,
+                       (int)idlen, id, e->data_path);
+        else if (z_checksum32(line, l.len) != l.crc)
+            rc = z_err(ZIPPY_ECORRUPT,
+                       "collection %s: document \"%.*s\" at byte offset %llu of %s fails its checksum", e->name,
+                       (int)idlen, id, (unsigned long long)l.off, e->data_path);
+        else {
+            zb_clear(out);
+            rc = emit_doc(e, line, l.len, flags, out);
+        }
+    }
+    pthread_rwlock_unlock(&e->rw);
+    return rc;
+}
+
+int zippy_exists(zippy_coll *c, const char *id, size_t idlen) {
+    CHECK_HANDLE(c);
+    int rc;
+    if ((rc = zippy_id_valid(id, idlen))) return rc;
+    loc l;
+    pthread_rwlock_rdlock(&c->e->rw);
+    rc = lookup(c->e, zi_hash(id, idlen), id, idlen, 0, &l);
+    pthread_rwlock_unlock(&c->e->rw);
+    return rc;
+}
+
+int zippy_count(zippy_coll *c, uint64_t *out) {
+    CHECK_HANDLE(c);
+    pthread_rwlock_rdlock(&c->e->rw);
+    *out = c->e->count;
+    pthread_rwlock_unlock(&c->e->rw);
+    return ZIPPY_OK;
+}
+
+int zippy_put_jsonl(zippy_coll *c, const char *data, size_t len, const char *const *ids, const size_t *idlens,
+                    size_t nids, uint64_t *written) {
+    CHECK_HANDLE(c);
+    CHECK_WRITABLE(c);
+    zengine *e = c->e;
+    int rc = ZIPPY_OK;
+    uint64_t nw = 0, lineno = 0;
+    size_t pos = 0, k = 0;
+    if (ids) {
+        /* Count lines first so a mismatch changes nothing. */
+        size_t lines = 0;
+        for (size_t p = 0; p < len;) {
+            const char *nl = memchr(data + p, '\n', len - p);
+            size_t l = nl ? (size_t)(nl - data - p) : len - p;
+            size_t b = 0;
+            while (b < l && (data[p + b] == ' ' || data[p + b] == '\t' || data[p + b] == '\r')) b++;
+            if (b < l) lines++;
+            p += l + 1;
+        }
+        if (lines != nids)
+            return z_err(ZIPPY_EINVAL, "collection %s: %zu ids given for %zu JSONL lines", e->name, nids, lines);
+    }
+    pthread_rwlock_wrlock(&e->rw);
+    while (pos < len) {
+        const char *p = data + pos;
+        const char *nl = memchr(p, '\n', len - pos);
+        size_t l = nl ? (size_t)(nl - p) : len - pos;
+        pos += l + 1;
+        lineno++;
+        size_t b = 0;
+        while (b < l && (p[b] == ' ' || p[b] == '\t' || p[b] == '\r')) b++;
+        if (b == l) continue; /* blank */
+        const char *id;
+        size_t idlen;
+        char idbuf[ZIPPY_ID_MAX + 1];
+        if (ids) {
+            id = ids[k];
+            idlen = idlens ? idlens[k] : strlen(ids[k]);
+            k++;
+        } else {
+            zj_min_info info;
+            zj_error jerr;
+            zb_clear(&t_scratch);
+            rc = zj_minify_object(p, l, 0, NULL, &info, &jerr);
+            if (rc == ZIPPY_EINVAL) {
+                rc = z_err(ZIPPY_EINVAL, "line %llu: malformed JSON at column %zu: %s", (unsigned long long)lineno,
+                           jerr.offset + 1, jerr.msg);
+                break;
+            }
+            if (rc) break;
+            if (!info.has_id || !info.id_is_string) {
+                rc = z_err(ZIPPY_EINVAL, "line %llu: no string \"_id\" field", (unsigned long long)lineno);
+                break;
+            }
+            if (info.id_len > ZIPPY_ID_MAX) {
+                rc = z_err(ZIPPY_EINVAL, "line %llu: \"_id\" is longer than %d bytes", (unsigned long long)lineno,
+                           ZIPPY_ID_MAX);
+                break;
+            }
+            memcpy(idbuf, info.id, info.id_len);
+            id = idbuf;
+            idlen = info.id_len;
+        }
+        if ((rc = zippy_id_valid(id, idlen)) ||
+            (rc = make_line(e, id, idlen, p, l, &t_line, &t_scratch)) ||
+            (rc = put_line_locked(e, id, idlen, t_line.ptr, t_line.len, 0))) {
+            z_err_prefix("line %llu", (unsigned long long)lineno);
+            break;
+        }
+        nw++;
+    }
+    uint64_t end = log_end(e);
+    pthread_rwlock_unlock(&e->rw);
+    if (!rc && e->sync_mode == ZIPPY_SYNC_ALWAYS) rc = sync_upto(e, end);
+    if (written) *written = nw;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public: scans                                                        */
+/* ------------------------------------------------------------------ */
+
+struct zippy_scan {
+    zippy_coll *c;
+    zengine *e;
+    uint64_t pos, end, gen;
+    unsigned flags;
+    uint64_t limit, skip, emitted, skipped;
+    zq_filter *filter;
+    zq_proj *proj;
+    zj_doc *doc;
+    zippy_buf out, canon;
+    char id[ZIPPY_ID_MAX + 1];
+    size_t idlen;
+};
+
+int zippy_scan_open(zippy_scan **out, zippy_coll *c, const zippy_scan_options *opts) {
+    CHECK_HANDLE(c);
+    int rc = ZIPPY_OK;
+    zippy_scan *s = z_calloc(1, sizeof *s);
+    if (!s) return z_err_nomem();
+    s->c = c;
+    s->e = c->e;
+    if (opts) {
+        s->flags = opts->flags;
+        s->limit = opts->limit;
+        s->skip = opts->skip;
+        if (opts->filter && (rc = zq_filter_parse(&s->filter, opts->filter,
+                                                   opts->filter_len ? opts->filter_len : strlen(opts->filter))))
+            goto cleanup;
+        if (opts->fields && (rc = zq_proj_parse(&s->proj, opts->fields, strlen(opts->fields)))) goto cleanup;
+    }
+    if (!(s->doc = zj_doc_new())) { rc = z_err_nomem(); goto cleanup; }
+    pthread_rwlock_rdlock(&s->e->rw);
+    s->end = log_end(s->e);
+    s->gen = s->e->generation;
+    pthread_rwlock_unlock(&s->e->rw);
+    *out = s;
+    s = NULL;
+cleanup:
+    zippy_scan_close(s);
+    return rc;
+}
+
+void zippy_scan_close(zippy_scan *s) {
+    if (!s) return;
+    zq_filter_free(s->filter);
+    zq_proj_free(s->proj);
+    zj_doc_free(s->doc);
+    zippy_buf_free(&s->out);
+    zippy_buf_free(&s->canon);
+    z_free(s);
+}
+
+/* Produces the row for a live, verified line into s->out. 1 if the row
+ * passes the filter, 0 if not, <0 error. */
+static int scan_row(zippy_scan *s, const char *line, size_t len) {
+    zengine *e = s->e;
+    int rc;
+    zb_clear(&s->out);
+    if (s->flags & ZIPPY_SCAN_IDS_ONLY && !s->filter) return 1;
+    if (!s->filter && !s->proj) {
+        rc = emit_doc(e, line, len, (s->flags & ZIPPY_SCAN_WITH_ID) ? ZIPPY_GET_WITH_ID : 0, &s->out);
+        return rc ? rc : 1;
+    }
+    zj_val *v;
+    zj_error jerr;
+    zj_doc_reset(s->doc);
+    if (zj_parse(s->doc, line, len, &v, &jerr) || v->type != ZJ_OBJECT)
+        return z_err(ZIPPY_ECORRUPT, "collection %s: unparsable document \"%s\" at byte offset %llu", e->name, s->id,
+                     (unsigned long long)(s->pos - len - 1));
+    if (s->filter && !zq_filter_match(s->filter, v)) return 0;
+    if (s->flags & ZIPPY_SCAN_IDS_ONLY) return 1;
+    if (s->proj) {
+        rc = zq_proj_apply(s->proj, v, (s->flags & ZIPPY_SCAN_WITH_ID) != 0, &s->out);
+        return rc ? rc : 1;
+    }
+    rc = emit_doc(e, line, len, (s->flags & ZIPPY_SCAN_WITH_ID) ? ZIPPY_GET_WITH_ID : 0, &s->out);
+    return rc ? rc : 1;
+}
+
+int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **doc, size_t *doclen) {
+    if (!s) return z_err(ZIPPY_EINVAL, "scan is NULL");
+    if (s->c->closed) return z_err(ZIPPY_ECLOSED, "collection handle is closed");
+    zengine *e = s->e;
+    int rc = 0;
+    if (s->limit && s->emitted >= s->limit) return 0;
+    pthread_rwlock_rdlock(&e->rw);
+    if (e->generation != s->gen) {
+        rc = z_err(ZIPPY_EBUSY, "collection %s was compacted or reloaded during the scan", e->name);
+        goto unlock;
+    }
+    while (s->pos < s->end) {
+        uint64_t off = s->pos;
+        uint64_t avail = off < e->data_size ? e->data_size - off : s->end - off;
+        const char *p = log_at(e, off, avail < s->end - off ? avail : s->end - off);
+        if (!p) { rc = z_err(ZIPPY_ECORRUPT, "collection %s: log shrank during the scan", e->name); break; }
+        const char *nl = memchr(p, '\n', (size_t)(avail < s->end - off ? avail : s->end - off));
+        if (!nl) { s->pos = s->end; break; }
+        size_t len = (size_t)(nl - p);
+        s->pos = off + len + 1;
+        const char *lid;
+        size_t lidlen;
+        int tomb;
+        if (line_id(e, p, len, s->doc, &lid, &lidlen, &tomb)) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: invalid line at byte offset %llu of %s", e->name,
+                       (unsigned long long)off, e->data_path);
+            break;
+        }
+        if (tomb || lidlen > ZIPPY_ID_MAX) continue;
+        memcpy(s->id, lid, lidlen);
+        s->id[lidlen] = 0;
+        s->idlen = lidlen;
+        loc l;
+        rc = line_is_live(e, zi_hash(s->id, lidlen), s->id, lidlen, off, &l);
+        if (rc < 0) break;
+        if (rc == 0) continue;
+        if (l.len != len || z_checksum32(p, len) != l.crc) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: document \"%s\" at byte offset %llu of %s fails its checksum",
+                       e->name, s->id, (unsigned long long)off, e->data_path);
+            break;
+        }
+        rc = scan_row(s, p, len);
+        if (rc < 0) break;
+        if (rc == 0) continue;
+        if (s->skipped < s->skip) { s->skipped++; rc = 0; continue; }
+        s->emitted++;
+        if (id) *id = s->id;
+        if (idlen) *idlen = s->idlen;
+        if (doc) *doc = (s->flags & ZIPPY_SCAN_IDS_ONLY) ? NULL : s->out.ptr;
+        if (doclen) *doclen = (s->flags & ZIPPY_SCAN_IDS_ONLY) ? 0 : s->out.len;
+        rc = 1;
+        goto unlock;
+    }
+    if (rc > 0) rc = 0;
+unlock:
+    pthread_rwlock_unlock(&e->rw);
+    return rc;
+}
+
+static int cmp_strp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int zippy_ids(zippy_coll *c, char ***out, size_t *count) {
+    CHECK_HANDLE(c);
+    zippy_scan_options o = ZIPPY_SCAN_OPTIONS_INIT;
+    o.flags = ZIPPY_SCAN_IDS_ONLY;
+    zippy_scan *s = NULL;
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = zippy_scan_open(&s, c, &o);
+    const char *id;
+    size_t idlen;
+    while (rc == ZIPPY_OK) {
+        int k = zippy_scan_next(s, &id, &idlen, NULL, NULL);
+        if (k < 0) { rc = k; break; }
+        if (k == 0) break;
+        if (n + 1 >= cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            char **nv = z_realloc(v, ncap * sizeof *v);
+            if (!nv) { rc = z_err_nomem(); break; }
+            v = nv;
+            cap = ncap;
+        }
+        if (!(v[n] = z_strndup(id, idlen))) { rc = z_err_nomem(); break; }
+        n++;
+    }
+    zippy_scan_close(s);
+    if (rc == ZIPPY_OK && !v && !(v = z_malloc(sizeof *v))) rc = z_err_nomem();
+    if (rc) {
+        if (v) { v[n] = NULL; zippy_strv_free(v); }
+        return rc;
+    }
+    v[n] = NULL;
+    qsort(v, n, sizeof *v, cmp_strp);
+    *out = v;
+    if (count) *count = n;
+    return ZIPPY_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public: maintenance                                                  */
+/* ------------------------------------------------------------------ */
+
+int zippy_coll_compact(zippy_coll *c) {
+    CHECK_HANDLE(c);
+    CHECK_WRITABLE(c);
+    zengine *e = c->e;
+    pthread_mutex_lock(&e->sync_mu);
+    pthread_rwlock_wrlock(&e->rw);
+    int rc = compact_locked(e, NULL, NULL);
+    pthread_rwlock_unlock(&e->rw);
+    pthread_mutex_unlock(&e->sync_mu);
+    return rc;
+}
+
+int zippy_coll_reindex(zippy_coll *c) {
+    CHECK_HANDLE(c);
+    CHECK_WRITABLE(c);
+    zengine *e = c->e;
+    pthread_mutex_lock(&e->sync_mu);
+    pthread_rwlock_wrlock(&e->rw);
+    uint64_t good_end;
+    int rc = write_out(e);
+    if (!rc) rc = rebuild_from_log(e, &good_end, NULL, NULL);
+    if (!rc && good_end != e->data_size)
+        rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s has an invalid tail at byte offset %llu", e->name,
+                   e->data_path, (unsigned long long)good_end);
+    e->generation++;
+    if (!rc) rc = checkpoint(e);
+    pthread_rwlock_unlock(&e->rw);
+    pthread_mutex_unlock(&e->sync_mu);
+    return rc;
+}
+
+int zippy_coll_stats(zippy_coll *c, zippy_stats *out) {
+    CHECK_HANDLE(c);
+    zengine *e = c->e;
+    zippy_stats st;
+    memset(&st, 0, sizeof st);
+    zj_doc *doc = zj_doc_new();
+    if (!doc) return z_err_nomem();
+    int rc = ZIPPY_OK;
+    pthread_rwlock_rdlock(&e->rw);
+    st.count = e->count;
+    st.log_bytes = log_end(e);
+    st.index_bytes = e->base ? zi_file_size(e->base) : 0;
+    st.indexed_bytes = e->base ? zi_covered(e->base) : 0;
+    st.layout = ZIPPY_LAYOUT_JSONL;
+    st.strict = e->strict;
+    st.legacy = e->legacy;
+    uint64_t pos = 0, end = log_end(e);
+    while (pos < end) {
+        uint64_t avail = pos < e->data_size ? e->data_size - pos : end - pos;
+        const char *p = log_at(e, pos, avail);
+        const char *nl = p ? memchr(p, '\n', (size_t)avail) : NULL;
+        if (!nl) break;
+        size_t len = (size_t)(nl - p);
+        const char *id;
+        size_t idlen;
+        int tomb;
+        loc l;
+        st.log_lines++;
+        if (line_id(e, p, len, doc, &id, &idlen, &tomb) == ZIPPY_OK && !tomb && idlen <= ZIPPY_ID_MAX) {
+            char idc[ZIPPY_ID_MAX + 1];
+            memcpy(idc, id, idlen);
+            if (line_is_live(e, zi_hash(idc, idlen), idc, idlen, pos, &l) == 1) st.live_bytes += len + 1;
+        }
+        pos += len + 1;
+    }
+    pthread_rwlock_unlock(&e->rw);
+    zj_doc_free(doc);
+    *out = st;
+    return rc;
+}
+
+int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
+    CHECK_HANDLE(c);
+    zengine *e = c->e;
+    zippy_verify_report r;
+    memset(&r, 0, sizeof r);
+    r.first_bad_offset = UINT64_MAX;
+    zj_doc *doc = zj_doc_new();
+    if (!doc) return z_err_nomem();
+    char first[1024] = "";
+    pthread_rwlock_rdlock(&e->rw);
+    if (e->base && zi_verify(e->base)) {
+        r.index_errors++;
+        snprintf(first, sizeof first, "collection %s: %s", e->name, zippy_errmsg());
+    }
+    uint64_t pos = 0, end = log_end(e);
+    while (pos < end) {
+        uint64_t avail = pos < e->data_size ? e->data_size - pos : end - pos;
+        const char *p = log_at(e, pos, avail);
+        const char *nl = p ? memchr(p, '\n', (size_t)avail) : NULL;
+        if (!nl) break;
+        size_t len = (size_t)(nl - p);
+        const char *id;
+        size_t idlen;
+        int tomb;
+        loc l;
+        r.lines++;
+        if (line_id(e, p, len, doc, &id, &idlen, &tomb) || idlen > ZIPPY_ID_MAX || zippy_id_valid(id, idlen) ||
+            zj_validate(p, len, NULL)) {
+            r.bad_lines++;
+            if (pos < r.first_bad_offset) r.first_bad_offset = pos;
+            if (!first[0])
+                snprintf(first, sizeof first, "collection %s: invalid line at byte offset %llu of %s", e->name,
+                         (unsigned long long)pos, e->data_path);
+        } else if (!tomb) {
+            char idc[ZIPPY_ID_MAX + 1];
+            memcpy(idc, id, idlen);
+            int k = line_is_live(e, zi_hash(idc, idlen), idc, idlen, pos, &l);
+            if (k < 0) {
+                r.index_errors++;
+                if (!first[0]) snprintf(first, sizeof first, "%s", zippy_errmsg());
+            } else if (k == 1) {
+                r.live++;
+                if (l.len != len || z_checksum32(p, len) != l.crc) {
+                    r.bad_lines++;
+                    if (pos < r.first_bad_offset) r.first_bad_offset = pos;
+                    if (!first[0])
+                        snprintf(first, sizeof first,
+                                 "collection %s: document \"%s\" at byte offset %llu of %s fails its checksum",
+                                 e->name, idc, (unsigned long long)pos, e->data_path);
+                }
+            }
+        }
+        pos += len + 1;
+    }
+    if (pos < end) {
+        r.bad_lines++;
+        if (pos < r.first_bad_offset) r.first_bad_offset = pos;
+        if (!first[0])
+            snprintf(first, sizeof first, "collection %s: unterminated line at byte offset %llu of %s", e->name,
+                     (unsigned long long)pos, e->data_path);
+    }
+    if (r.live != e->count) {
+        r.index_errors++;
+        if (!first[0])
+            snprintf(first, sizeof first, "collection %s: index counts %llu documents, the log holds %llu live",
+                     e->name, (unsigned long long)e->count, (unsigned long long)r.live);
+    }
+    pthread_rwlock_unlock(&e->rw);
+    zj_doc_free(doc);
+    if (r.first_bad_offset == UINT64_MAX) r.first_bad_offset = 0;
+    if (out) *out = r;
+    if (r.bad_lines || r.index_errors) return z_err(ZIPPY_ECORRUPT, "%s", first);
+    return ZIPPY_OK;
+}

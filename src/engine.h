@@ -1,0 +1,78 @@
+/* engine.h - the collection engine shared by all handles of one process.
+ * Internal. One zengine per collection directory per process (found through
+ * a registry keyed by the directory's real path), reference counted; the
+ * public zippy_coll handles point to it. */
+#ifndef ZIPPY_ENGINE_H
+#define ZIPPY_ENGINE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "index.h"
+#include "zippy.h"
+
+/* One entry of the in-memory overlay: changes since the index checkpoint
+ * (or, with no usable index, the whole live set). */
+typedef struct ov_entry {
+    uint64_t hash;      /* zi_hash of the id; 0 = empty slot */
+    uint64_t off;       /* line offset in the log */
+    uint64_t base_slot; /* slot of this id in the base index, or OV_NONE */
+    uint32_t len, crc;  /* line length without '\n', checksum */
+    uint32_t id_off;    /* id bytes in the overlay's id arena */
+    uint16_t idlen;
+    uint8_t deleted;    /* the latest write of this id is a delete */
+    uint8_t pad;
+} ov_entry;
+#define OV_NONE UINT64_MAX
+
+typedef struct ov_map {
+    ov_entry *v;
+    uint64_t cap, n; /* cap is a power of two; n used slots */
+    char *ids;
+    size_t ids_len, ids_cap;
+} ov_map;
+
+typedef struct zengine zengine;
+struct zengine {
+    /* identity */
+    char *dir, *name, *root_path;
+    char *data_path, *index_path, *manifest_path, *lock_path, *meta_dir;
+    zengine *next; /* registry list */
+    int refs;
+    pthread_rwlock_t rw;   /* state below */
+    pthread_mutex_t sync_mu;
+    /* files */
+    int writable, lock_fd, data_fd;
+    uint64_t data_ino;
+    uint64_t data_size;    /* bytes written to the file */
+    char *wbuf;            /* lines not yet written: offsets data_size.. */
+    size_t wlen, wcap;
+    uint64_t synced;       /* log bytes known durable */
+    char *map;             /* read-only mapping of data.jsonl */
+    size_t map_cap;        /* mapped length (>= data_size when map != NULL) */
+    /* index */
+    zi_index *base;
+    ov_map ov;
+    uint64_t count;
+    uint64_t generation;   /* bumped when offsets change (compact, reindex) */
+    int legacy;            /* lines may be in ZDS 0.1.x form */
+    int strict;
+    int sync_mode;
+    int dirty;             /* writes since the last checkpoint */
+    char created[32];
+};
+
+int ze_acquire(zengine **out, const char *root_path, const char *name,
+               const zippy_options *opts, int writable);
+void ze_release(zengine *e);
+int ze_flush(zengine *e, int force_checkpoint);
+/* Flushes every writable engine of this process whose root is root_path. */
+int ze_flush_root(const char *root_path);
+/* Count for zds.json updates. */
+int ze_update_root_manifest(const char *root_path, const char *name,
+                            uint64_t count, int remove);
+
+/* Valid collection name: 1-64 bytes of [A-Za-z0-9_.-], not starting '.'. */
+int ze_name_valid(const char *name);
+
+#endif

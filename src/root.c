@@ -1,0 +1,347 @@
+/* root.c - the store root: zds.json, the collection list, opening
+ * collections (through the engine registry). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "json.h"
+#include "os.h"
+#include "util.h"
+
+#define ROOT_JSON_MAX (16u << 20)
+
+struct zippy_root {
+    char *path;
+    zippy_options opts;
+};
+
+int ze_coll_new(zippy_coll **out, zengine *e, int writable);
+
+static char *join2(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = z_malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+/* Takes the root's lock file (serialises zds.json updates across
+ * processes). Returns the fd or a negative error (message set). */
+static int root_lock(const char *root) {
+    char *p = join2(root, ".zds.lock");
+    if (!p) return z_err_nomem();
+    int fd = zos_open(p, O_RDWR | O_CREAT, 0644);
+    if (fd < 0) {
+        int rc = z_err_os(fd, "store %s: cannot open %s", root, p);
+        z_free(p);
+        return rc;
+    }
+    z_free(p);
+    int r = zos_flock(fd, LOCK_EX);
+    if (r) {
+        zos_close(fd);
+        return z_err_os(r, "store %s: cannot lock", root);
+    }
+    return fd;
+}
+
+/* Rewrites zds.json with `name` set to count (or removed), keeping every
+ * other field. Caller passes the root lock. */
+static int write_root_json(const char *root, const char *set_name, const char *set_desc, const char *coll,
+                           uint64_t count, int remove) {
+    char *path = join2(root, "zds.json"), *txt = NULL;
+    zj_doc *d = zj_doc_new();
+    zippy_buf b = ZIPPY_BUF_INIT;
+    int rc = ZIPPY_OK, r;
+    zj_val *v = NULL;
+    size_t n = 0;
+    char now[32];
+    z_utc_now(now, sizeof now);
+    if (!path || !d) { rc = z_err_nomem(); goto cleanup; }
+    r = zos_read_file(path, &txt, &n, ROOT_JSON_MAX);
+    if (r && r != -ENOENT) { rc = z_err_os(r, "store %s: cannot read %s", root, path); goto cleanup; }
+    if (!r && (zj_parse(d, txt, n, &v, NULL) || v->type != ZJ_OBJECT)) v = NULL; /* unreadable: rewrite */
+    const zj_val *name = v ? zj_get(v, "name", 4) : NULL;
+    const zj_val *desc = v ? zj_get(v, "description", 11) : NULL;
+    const zj_val *created = v ? zj_get(v, "created", 7) : NULL;
+    const zj_val *colls = v ? zj_get(v, "collections", 11) : NULL;
+    rc = zb_append(&b, "{\n  \"name\": ", 12);
+    if (set_name) rc = rc ? rc : zj_write_string(&b, set_name, strlen(set_name));
+    else if (name && name->type == ZJ_STRING) rc = rc ? rc : zj_write(&b, name, 0);
+    else {
+        const char *base = strrchr(root, '/');
+        base = base && base[1] ? base + 1 : root;
+        rc = rc ? rc : zj_write_string(&b, base, strlen(base));
+    }
+    rc = rc ? rc : zb_append(&b, ",\n  \"description\": ", 19);
+    if (set_desc) rc = rc ? rc : zj_write_string(&b, set_desc, strlen(set_desc));
+    else if (desc && desc->type == ZJ_STRING) rc = rc ? rc : zj_write(&b, desc, 0);
+    else rc = rc ? rc : zb_append(&b, "\"\"", 2);
+    rc = rc ? rc : zb_printf(&b, ",\n  \"format\": \"zippy\",\n  \"format_version\": %d,\n  \"created\": ",
+                             ZIPPY_FORMAT_VERSION);
+    if (created && created->type == ZJ_STRING) rc = rc ? rc : zj_write(&b, created, 0);
+    else rc = rc ? rc : zb_printf(&b, "\"%s\"", now);
+    rc = rc ? rc : zb_printf(&b, ",\n  \"modified\": \"%s\",\n  \"collections\": {", now);
+    int first = 1, done = 0;
+    if (colls && colls->type == ZJ_OBJECT) {
+        for (uint32_t i = 0; !rc && i < colls->len; i++) {
+            const zj_val *k = &colls->u.members[2 * i], *cv = &colls->u.members[2 * i + 1];
+            int match = coll && k->len == strlen(coll) && !memcmp(k->u.str, coll, k->len);
+            if (match && remove) continue;
+            rc = zb_append(&b, first ? "\n    " : ",\n    ", first ? 5 : 6);
+            first = 0;
+            rc = rc ? rc : zj_write_string(&b, k->u.str, k->len);
+            if (match) {
+                rc = rc ? rc : zb_printf(&b, ": {\"count\": %llu, \"layout\": \"jsonl\"}", (unsigned long long)count);
+                done = 1;
+            } else {
+                rc = rc ? rc : zb_append(&b, ": ", 2);
+                rc = rc ? rc : zj_write(&b, cv, 0);
+            }
+        }
+    }
+    if (!rc && coll && !remove && !done) {
+        rc = zb_append(&b, first ? "\n    " : ",\n    ", first ? 5 : 6);
+        first = 0;
+        rc = rc ? rc : zj_write_string(&b, coll, strlen(coll));
+        rc = rc ? rc : zb_printf(&b, ": {\"count\": %llu, \"layout\": \"jsonl\"}", (unsigned long long)count);
+    }
+    rc = rc ? rc : zb_append(&b, first ? "}\n}\n" : "\n  }\n}\n", first ? 4 : 7);
+    if (rc) goto cleanup;
+    r = zos_replace_file(path, b.ptr, b.len);
+    if (r) rc = z_err_os(r, "store %s: cannot write %s", root, path);
+cleanup:
+    zippy_buf_free(&b);
+    zj_doc_free(d);
+    z_free(txt);
+    z_free(path);
+    return rc;
+}
+
+int ze_update_root_manifest(const char *root, const char *name, uint64_t count, int remove) {
+    int fd = root_lock(root);
+    if (fd < 0) return fd;
+    int rc = write_root_json(root, NULL, NULL, name, count, remove);
+    zos_close(fd);
+    return rc;
+}
+
+int zippy_root_open(zippy_root **out, const char *path, const zippy_options *opts) {
+    zippy_options o = ZIPPY_OPTIONS_INIT;
+    if (opts) {
+        o.flags = opts->flags;
+        o.sync = opts->sync;
+        o.strict = opts->strict;
+        o.layout = opts->layout;
+        if (opts->version >= 1) {
+            o.progress = opts->progress;
+            o.progress_ctx = opts->progress_ctx;
+        }
+    }
+    if (!path || !*path) return z_err(ZIPPY_EINVAL, "store path is empty");
+    if (o.flags & ZIPPY_OPEN_READONLY) o.flags &= ~ZIPPY_OPEN_CREATE;
+    char *zj = join2(path, "zds.json"), *cd = join2(path, "collections");
+    int rc = ZIPPY_OK, is_dir = 0, r;
+    zippy_root *root = NULL;
+    if (!zj || !cd) { rc = z_err_nomem(); goto cleanup; }
+    int has_json = zos_stat(zj, NULL, NULL) == 0;
+    int has_colls = zos_stat(cd, &is_dir, NULL) == 0 && is_dir;
+    if (!has_json && !has_colls) {
+        if (!(o.flags & ZIPPY_OPEN_CREATE)) {
+            rc = z_err(ZIPPY_ENOTFOUND, "no zippy store at %s (no zds.json or collections/)", path);
+            goto cleanup;
+        }
+        int existed = zos_stat(path, &is_dir, NULL) == 0;
+        if (existed && !is_dir) { rc = z_err(ZIPPY_EINVAL, "store path %s is not a directory", path); goto cleanup; }
+        if ((r = zos_mkdir_p(cd, 0755)) || (r = zos_fsync_dir(path)) || (r = zos_fsync_parent(path))) {
+            rc = z_err_os(r, "cannot create store %s", path);
+            goto cleanup;
+        }
+    } else if (!has_colls && !(o.flags & ZIPPY_OPEN_READONLY)) {
+        if ((r = zos_mkdir_p(cd, 0755))) { rc = z_err_os(r, "cannot create %s", cd); goto cleanup; }
+    }
+    if (!has_json && !(o.flags & ZIPPY_OPEN_READONLY)) {
+        int fd = root_lock(path);
+        if (fd < 0) { rc = fd; goto cleanup; }
+        rc = zos_stat(zj, NULL, NULL) == 0 ? ZIPPY_OK : write_root_json(path, NULL, NULL, NULL, 0, 0);
+        zos_close(fd);
+        if (rc) goto cleanup;
+    }
+    root = z_calloc(1, sizeof *root);
+    if (!root || !(root->path = z_strdup(path))) { rc = z_err_nomem(); goto cleanup; }
+    root->opts = o;
+    *out = root;
+    root = NULL;
+cleanup:
+    if (root) { z_free(root->path); z_free(root); }
+    z_free(zj);
+    z_free(cd);
+    return rc;
+}
+
+void zippy_root_close(zippy_root *root) {
+    if (!root) return;
+    z_free(root->path);
+    z_free(root);
+}
+
+const char *zippy_root_path(const zippy_root *root) { return root ? root->path : NULL; }
+
+int zippy_root_set_info(zippy_root *root, const char *name, const char *description) {
+    if (!root) return z_err(ZIPPY_EINVAL, "root is NULL");
+    if (root->opts.flags & ZIPPY_OPEN_READONLY) return z_err(ZIPPY_EREADONLY, "store %s was opened read-only", root->path);
+    int fd = root_lock(root->path);
+    if (fd < 0) return fd;
+    int rc = write_root_json(root->path, name, description, NULL, 0, 0);
+    zos_close(fd);
+    return rc;
+}
+
+int zippy_root_list(zippy_root *root, char ***out, size_t *count) {
+    if (!root) return z_err(ZIPPY_EINVAL, "root is NULL");
+    char *cd = join2(root->path, "collections");
+    char **all = NULL, **v = NULL;
+    size_t n = 0, k = 0;
+    int rc = ZIPPY_OK;
+    if (!cd) return z_err_nomem();
+    int r = zos_list_dir(cd, &all, &n);
+    if (r == -ENOENT) {
+        r = 0;
+        all = NULL;
+        n = 0;
+    }
+    if (r) { rc = z_err_os(r, "store %s: cannot list %s", root->path, cd); goto cleanup; }
+    v = z_calloc(n + 1, sizeof *v);
+    if (!v) { rc = z_err_nomem(); goto cleanup; }
+    for (size_t i = 0; i < n; i++) {
+        char *sub = join2(cd, all[i]);
+        int is_dir = 0;
+        if (sub && ze_name_valid(all[i]) && zos_stat(sub, &is_dir, NULL) == 0 && is_dir) {
+            v[k++] = all[i];
+            all[i] = z_strdup(""); /* moved */
+        }
+        z_free(sub);
+    }
+    v[k] = NULL;
+    *out = v;
+    v = NULL;
+    if (count) *count = k;
+cleanup:
+    zippy_strv_free(all);
+    zippy_strv_free(v);
+    z_free(cd);
+    return rc;
+}
+
+int zippy_root_has(zippy_root *root, const char *name) {
+    if (!root) return z_err(ZIPPY_EINVAL, "root is NULL");
+    if (!ze_name_valid(name)) return 0;
+    char *cd = join2(root->path, "collections"), *p = cd ? join2(cd, name) : NULL;
+    int is_dir = 0, has = p && zos_stat(p, &is_dir, NULL) == 0 && is_dir;
+    z_free(p);
+    z_free(cd);
+    return has;
+}
+
+int zippy_root_info_json(zippy_root *root, zippy_buf *out) {
+    if (!root || !out) return z_err(ZIPPY_EINVAL, "root or buffer is NULL");
+    char **names = NULL;
+    size_t n = 0;
+    int rc = zippy_root_list(root, &names, &n);
+    if (rc) return rc;
+    /* Refresh the counts from the collections themselves. */
+    zippy_options o = root->opts;
+    o.flags = ZIPPY_OPEN_READONLY;
+    zippy_buf b = ZIPPY_BUF_INIT;
+    char *path = join2(root->path, "zds.json"), *txt = NULL;
+    zj_doc *d = zj_doc_new();
+    zj_val *v = NULL;
+    size_t len = 0;
+    if (!path || !d) { rc = z_err_nomem(); goto cleanup; }
+    if (zos_read_file(path, &txt, &len, ROOT_JSON_MAX) == 0 && (zj_parse(d, txt, len, &v, NULL) || v->type != ZJ_OBJECT))
+        v = NULL;
+    rc = zb_append(&b, "{", 1);
+    int first = 1;
+    for (uint32_t i = 0; v && !rc && i < v->len; i++) {
+        const zj_val *k = &v->u.members[2 * i];
+        if (k->len == 11 && !memcmp(k->u.str, "collections", 11)) continue;
+        rc = zb_append(&b, first ? "\n  " : ",\n  ", first ? 3 : 4);
+        first = 0;
+        rc = rc ? rc : zj_write_string(&b, k->u.str, k->len);
+        rc = rc ? rc : zb_append(&b, ": ", 2);
+        rc = rc ? rc : zj_write(&b, &v->u.members[2 * i + 1], 0);
+    }
+    rc = rc ? rc : zb_append(&b, first ? "\n  \"collections\": {" : ",\n  \"collections\": {", first ? 18 : 19);
+    for (size_t i = 0; !rc && i < n; i++) {
+        zippy_coll *c = NULL;
+        uint64_t cnt = 0;
+        int orc = zippy_coll_open(&c, root, names[i], &o);
+        if (orc == ZIPPY_OK) zippy_count(c, &cnt);
+        zippy_coll_close(c);
+        rc = zb_append(&b, i ? ",\n    " : "\n    ", i ? 6 : 5);
+        rc = rc ? rc : zj_write_string(&b, names[i], strlen(names[i]));
+        if (orc == ZIPPY_OK)
+            rc = rc ? rc : zb_printf(&b, ": {\"count\": %llu, \"layout\": \"jsonl\"}", (unsigned long long)cnt);
+        else
+            rc = rc ? rc : zb_printf(&b, ": {\"error\": \"%s\"}", zippy_strerror(orc));
+    }
+    rc = rc ? rc : zb_append(&b, n ? "\n  }\n}\n" : "}\n}\n", n ? 7 : 4);
+    if (!rc) {
+        zb_clear(out);
+        rc = zb_append(out, b.ptr, b.len);
+    }
+cleanup:
+    zippy_buf_free(&b);
+    zj_doc_free(d);
+    z_free(txt);
+    z_free(path);
+    zippy_strv_free(names);
+    return rc;
+}
+
+int zippy_root_drop(zippy_root *root, const char *name) {
+    if (!root) return z_err(ZIPPY_EINVAL, "root is NULL");
+    if (root->opts.flags & ZIPPY_OPEN_READONLY) return z_err(ZIPPY_EREADONLY, "store %s was opened read-only", root->path);
+    if (!ze_name_valid(name)) return z_err(ZIPPY_EINVAL, "invalid collection name \"%s\"", name ? name : "");
+    /* Opening as the writer proves nobody else has it open for writing. */
+    zippy_options o = root->opts;
+    o.flags &= ~ZIPPY_OPEN_CREATE;
+    zippy_coll *c = NULL;
+    int rc = zippy_coll_open(&c, root, name, &o);
+    if (rc) return rc;
+    zippy_coll_close(c);
+    char *cd = join2(root->path, "collections"), *p = cd ? join2(cd, name) : NULL, *tmp = NULL;
+    if (!p) { rc = z_err_nomem(); goto cleanup; }
+    size_t n = strlen(p) + 32;
+    tmp = z_malloc(n);
+    if (!tmp) { rc = z_err_nomem(); goto cleanup; }
+    snprintf(tmp, n, "%s/.drop-%s-%ld", cd, name, (long)getpid());
+    int r = zos_rename(p, tmp);
+    if (!r) r = zos_fsync_dir(cd);
+    if (r) { rc = z_err_os(r, "store %s: cannot remove collection %s", root->path, name); goto cleanup; }
+    (void)zos_rm_rf(tmp);
+    rc = ze_update_root_manifest(root->path, name, 0, 1);
+cleanup:
+    z_free(tmp);
+    z_free(p);
+    z_free(cd);
+    return rc;
+}
+
+int zippy_coll_open(zippy_coll **out, zippy_root *root, const char *name, const zippy_options *opts) {
+    if (!out || !root) return z_err(ZIPPY_EINVAL, "root or out is NULL");
+    const zippy_options *o = opts ? opts : &root->opts;
+    int ro = (o->flags & ZIPPY_OPEN_READONLY) || (root->opts.flags & ZIPPY_OPEN_READONLY);
+    zippy_options eff = *o;
+    if (ro) eff.flags = (eff.flags | ZIPPY_OPEN_READONLY) & ~ZIPPY_OPEN_CREATE;
+    zengine *e = NULL;
+    int rc = ze_acquire(&e, root->path, name, &eff, !ro);
+    if (rc) return rc;
+    rc = ze_coll_new(out, e, !ro);
+    if (rc) ze_release(e);
+    return rc;
+}
