@@ -1184,17 +1184,26 @@ unlock:
 /* Public: documents                                                    */
 /* ------------------------------------------------------------------ */
 
-/* Builds the log line {"_id":"<id>",<members>}\n for a put. */
+/* Builds the log line {"_id":"<id>",<members>}\n for a put: the id
+ * prefix, then the minified document appended in place with its '{'
+ * turned into ','. Ids need no escaping (their alphabet has no '"' or
+ * '\\' or control characters). */
 static int make_line(const zengine *e, const char *id, size_t idlen, const char *json, size_t len,
-                     zippy_buf *line, zippy_buf *scratch) {
+                     zippy_buf *line) {
     zj_min_info info;
     zj_error jerr;
     int rc;
+    (void)e;
     if (len > ZIPPY_DOC_MAX)
         return z_err(ZIPPY_ETOOBIG, "document \"%.*s\" is %zu bytes; the limit is %u", (int)idlen, id, len,
                      ZIPPY_DOC_MAX);
-    zb_clear(scratch);
-    rc = zj_minify_object(json, len, ZJ_MIN_STRIP_ID, scratch, &info, &jerr);
+    zb_clear(line);
+    if ((rc = zb_reserve(line, len + idlen + 16))) return rc;
+    memcpy(line->ptr, "{\"_id\":\"", 8);
+    memcpy(line->ptr + 8, id, idlen);
+    line->ptr[8 + idlen] = '"';
+    size_t p = line->len = 9 + idlen;
+    rc = zj_minify_object(json, len, ZJ_MIN_STRIP_ID, line, &info, &jerr);
     if (rc == ZIPPY_EINVAL)
         return z_err(ZIPPY_EINVAL, "document \"%.*s\": malformed JSON at byte %zu (line %u, column %u): %s",
                      (int)idlen, id, jerr.offset, jerr.line, jerr.col, jerr.msg);
@@ -1203,27 +1212,32 @@ static int make_line(const zengine *e, const char *id, size_t idlen, const char 
         return z_err(ZIPPY_EINVAL, "document \"%.*s\": its \"_id\" field does not match the id", (int)idlen, id);
     if (info.has_reserved)
         return z_err(ZIPPY_EINVAL, "document \"%.*s\": the top-level key \"$deleted\" is reserved", (int)idlen, id);
-    (void)e;
-    zb_clear(line);
-    if ((rc = zb_reserve(line, scratch->len + idlen + 16))) return rc;
-    memcpy(line->ptr, "{\"_id\":\"", 8);
-    memcpy(line->ptr + 8, id, idlen);
-    line->len = 8 + idlen;
     if (info.members) {
-        line->ptr[line->len++] = '"';
-        line->ptr[line->len++] = ',';
-        memcpy(line->ptr + line->len, scratch->ptr + 1, scratch->len - 1);
-        line->len += scratch->len - 1;
+        line->ptr[p] = ',';
     } else {
-        memcpy(line->ptr + line->len, "\"}", 2);
-        line->len += 2;
+        line->ptr[p] = '}';
+        line->len = p + 1;
     }
-    line->ptr[line->len++] = '\n';
-    line->ptr[line->len] = 0;
-    return ZIPPY_OK;
+    return zb_putc(line, '\n');
 }
 
-static _Thread_local zippy_buf t_line, t_scratch;
+/* Per-thread line buffer (freed when the thread exits). */
+static pthread_key_t g_tls_key;
+static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
+static void tls_free(void *p) {
+    zippy_buf_free(p);
+    z_free(p);
+}
+static void tls_init(void) { pthread_key_create(&g_tls_key, tls_free); }
+static zippy_buf *tls_line(void) {
+    pthread_once(&g_tls_once, tls_init);
+    zippy_buf *b = pthread_getspecific(g_tls_key);
+    if (!b && (b = z_calloc(1, sizeof *b)) && pthread_setspecific(g_tls_key, b)) {
+        z_free(b);
+        b = NULL;
+    }
+    return b;
+}
 
 /* Appends a prepared line (with '\n') for id; caller holds rw. */
 static int put_line_locked(zengine *e, const char *id, size_t idlen, const char *line, size_t n, int del) {
@@ -1244,9 +1258,11 @@ int zippy_put(zippy_coll *c, const char *id, size_t idlen, const char *json, siz
     if ((rc = zippy_id_valid(id, idlen))) return rc;
     if (!json) return z_err(ZIPPY_EINVAL, "document \"%.*s\": JSON is NULL", (int)idlen, id);
     zengine *e = c->e;
-    if ((rc = make_line(e, id, idlen, json, len, &t_line, &t_scratch))) return rc;
+    zippy_buf *line = tls_line();
+    if (!line) return z_err_nomem();
+    if ((rc = make_line(e, id, idlen, json, len, line))) return rc;
     pthread_rwlock_wrlock(&e->rw);
-    rc = put_line_locked(e, id, idlen, t_line.ptr, t_line.len, 0);
+    rc = put_line_locked(e, id, idlen, line->ptr, line->len, 0);
     uint64_t end = log_end(e);
     pthread_rwlock_unlock(&e->rw);
     if (!rc && e->sync_mode == ZIPPY_SYNC_ALWAYS) rc = sync_upto(e, end);
@@ -1367,6 +1383,8 @@ int zippy_put_jsonl(zippy_coll *c, const char *data, size_t len, const char *con
         if (lines != nids)
             return z_err(ZIPPY_EINVAL, "collection %s: %zu ids given for %zu JSONL lines", e->name, nids, lines);
     }
+    zippy_buf *line = tls_line();
+    if (!line) return z_err_nomem();
     pthread_rwlock_wrlock(&e->rw);
     while (pos < len) {
         const char *p = data + pos;
@@ -1387,7 +1405,6 @@ int zippy_put_jsonl(zippy_coll *c, const char *data, size_t len, const char *con
         } else {
             zj_min_info info;
             zj_error jerr;
-            zb_clear(&t_scratch);
             rc = zj_minify_object(p, l, 0, NULL, &info, &jerr);
             if (rc == ZIPPY_EINVAL) {
                 rc = z_err(ZIPPY_EINVAL, "line %llu: malformed JSON at column %zu: %s", (unsigned long long)lineno,
@@ -1409,8 +1426,8 @@ int zippy_put_jsonl(zippy_coll *c, const char *data, size_t len, const char *con
             idlen = info.id_len;
         }
         if ((rc = zippy_id_valid(id, idlen)) ||
-            (rc = make_line(e, id, idlen, p, l, &t_line, &t_scratch)) ||
-            (rc = put_line_locked(e, id, idlen, t_line.ptr, t_line.len, 0))) {
+            (rc = make_line(e, id, idlen, p, l, line)) ||
+            (rc = put_line_locked(e, id, idlen, line->ptr, line->len, 0))) {
             z_err_prefix("line %llu", (unsigned long long)lineno);
             break;
         }
