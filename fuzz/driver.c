@@ -4,7 +4,9 @@
  * level deep) is passed once to LLVMFuzzerTestOneInput. This is how the
  * saved corpora in fuzz/corpus/ replay inside `make test` without clang.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>

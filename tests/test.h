@@ -8,7 +8,9 @@
 #ifndef ZIPPY_TEST_H
 #define ZIPPY_TEST_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
