@@ -170,6 +170,7 @@ int cmd_put(const cli_command *cmd, cli_args *a) {
         return cli_usage_error(cmd, "unexpected argument '%s'", a->pos[next + 1]);
     if (!data && a->npos > next && strcmp(a->pos[next], "-") != 0)
         data = a->pos[next];
+    if (data && !strcmp(data, "-")) data = NULL; /* -d - : stdin */
     if ((rc = check_id(cmd, id, EXIT_ERR))) return rc;
 
     char *owned = NULL;
@@ -361,6 +362,7 @@ int cmd_export(const cli_command *cmd, cli_args *a) {
     progress prog;
     progress_init(&prog, "export", (a->seen & OPT_QUIET) != 0);
     prog.unit_docs = 1;
+    if (isatty(STDOUT_FILENO)) prog.enabled = 0; /* would mix with the rows */
     if (prog.enabled && !a->where) {
         uint64_t n = 0;
         if (zippy_count(s.coll, &n) == ZIPPY_OK) prog.total = n;

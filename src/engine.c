@@ -39,6 +39,8 @@ struct zippy_coll {
     zengine *e;
     int writable;
     int closed;
+    zippy_progress_fn progress; /* for compact, reindex, verify */
+    void *progress_ctx;
 };
 
 /* ------------------------------------------------------------------ */
@@ -1129,11 +1131,13 @@ static int sync_upto(zengine *e, uint64_t end) {
             return z_err(ZIPPY_EREADONLY, "collection %s was opened read-only", (c)->e->name); \
     } while (0)
 
-int ze_coll_new(zippy_coll **out, zengine *e, int writable) {
+int ze_coll_new(zippy_coll **out, zengine *e, int writable, zippy_progress_fn prog, void *pctx) {
     zippy_coll *c = z_calloc(1, sizeof *c);
     if (!c) return z_err_nomem();
     c->e = e;
     c->writable = writable;
+    c->progress = prog;
+    c->progress_ctx = pctx;
     *out = c;
     return ZIPPY_OK;
 }
@@ -1251,6 +1255,7 @@ static int put_line_locked(zengine *e, const char *id, size_t idlen, const char 
                     del ? 0 : z_checksum32(line, n - 1));
     if (rc) e->wlen -= n; /* undo the append: the state did not change */
     e->dirty = 1;
+    e->wseq++;
     return rc;
 }
 
@@ -1453,6 +1458,7 @@ struct zippy_scan {
     uint64_t pos, end, gen;
     unsigned flags;
     uint64_t limit, skip, emitted, skipped;
+    uint64_t count0, wseq0, live_seen; /* to notice lines lost to damage */
     zq_filter *filter;
     zq_proj *proj;
     zj_doc *doc;
@@ -1481,6 +1487,8 @@ int zippy_scan_open(zippy_scan **out, zippy_coll *c, const zippy_scan_options *o
     pthread_rwlock_rdlock(&s->e->rw);
     s->end = log_end(s->e);
     s->gen = s->e->generation;
+    s->count0 = s->e->count;
+    s->wseq0 = s->e->wseq;
     pthread_rwlock_unlock(&s->e->rw);
     *out = s;
     s = NULL;
@@ -1567,6 +1575,7 @@ int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **
                        e->name, s->id, (unsigned long long)off, e->data_path);
             break;
         }
+        s->live_seen++;
         rc = scan_row(s, p, len);
         if (rc < 0) break;
         if (rc == 0) continue;
@@ -1580,6 +1589,15 @@ int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **
         goto unlock;
     }
     if (rc > 0) rc = 0;
+    if (rc == 0 && s->pos >= s->end && e->wseq == s->wseq0 && s->live_seen != s->count0) {
+        /* A damaged line no longer carries its id, so the walk skipped it:
+         * the index knows more live documents than the log showed. */
+        rc = z_err(ZIPPY_ECORRUPT,
+                   "collection %s: the scan found %llu live documents but the index holds %llu: some lines of %s "
+                   "are damaged (run verify to locate them)", e->name, (unsigned long long)s->live_seen,
+                   (unsigned long long)s->count0, e->data_path);
+        s->live_seen = s->count0; /* report once */
+    }
 unlock:
     pthread_rwlock_unlock(&e->rw);
     return rc;
@@ -1634,7 +1652,7 @@ int zippy_coll_compact(zippy_coll *c) {
     zengine *e = c->e;
     pthread_mutex_lock(&e->sync_mu);
     pthread_rwlock_wrlock(&e->rw);
-    int rc = compact_locked(e, NULL, NULL);
+    int rc = compact_locked(e, c->progress, c->progress_ctx);
     pthread_rwlock_unlock(&e->rw);
     pthread_mutex_unlock(&e->sync_mu);
     return rc;
@@ -1648,7 +1666,7 @@ int zippy_coll_reindex(zippy_coll *c) {
     pthread_rwlock_wrlock(&e->rw);
     uint64_t good_end;
     int rc = write_out(e);
-    if (!rc) rc = rebuild_from_log(e, &good_end, NULL, NULL);
+    if (!rc) rc = rebuild_from_log(e, &good_end, c->progress, c->progress_ctx);
     if (!rc && good_end != e->data_size)
         rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s has an invalid tail at byte offset %llu", e->name,
                    e->data_path, (unsigned long long)good_end);
@@ -1690,6 +1708,7 @@ int zippy_coll_stats(zippy_coll *c, zippy_stats *out) {
         if (line_id(e, p, len, doc, &id, &idlen, &tomb) == ZIPPY_OK && !tomb && idlen <= ZIPPY_ID_MAX) {
             char idc[ZIPPY_ID_MAX + 1];
             memcpy(idc, id, idlen);
+            idc[idlen] = 0;
             if (line_is_live(e, zi_hash(idc, idlen), idc, idlen, pos, &l) == 1) st.live_bytes += len + 1;
         }
         pos += len + 1;
@@ -1736,6 +1755,7 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
         } else if (!tomb) {
             char idc[ZIPPY_ID_MAX + 1];
             memcpy(idc, id, idlen);
+            idc[idlen] = 0;
             int k = line_is_live(e, zi_hash(idc, idlen), idc, idlen, pos, &l);
             if (k < 0) {
                 r.index_errors++;
@@ -1753,6 +1773,7 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
             }
         }
         pos += len + 1;
+        if (c->progress && (r.lines & 0xffff) == 0) c->progress(c->progress_ctx, pos, end * 2);
     }
     if (pos < end) {
         r.bad_lines++;
@@ -1761,6 +1782,41 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
             snprintf(first, sizeof first, "collection %s: unterminated line at byte offset %llu of %s", e->name,
                      (unsigned long long)pos, e->data_path);
     }
+    /* Every index entry must point at an intact line start. */
+    uint8_t *sup = NULL;
+    uint64_t slots = e->base ? zi_slot_count(e->base) : 0;
+    if (e->base && (sup = z_calloc((size_t)(slots / 8 + 1), 1))) {
+        for (uint64_t i = 0; i < e->ov.cap; i++) {
+            const ov_entry *x = &e->ov.v[i];
+            if (x->hash && x->base_slot != OV_NONE) sup[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
+        }
+    }
+    for (uint64_t i = 0; i < slots + e->ov.cap; i++) {
+        zi_entry ent;
+        if (i < slots) {
+            if (!sup || (sup[i / 8] & (1u << (i % 8)))) continue;
+            int k = zi_slot(e->base, i, &ent);
+            if (k < 0) { r.index_errors++; if (!first[0]) snprintf(first, sizeof first, "%s", zippy_errmsg()); continue; }
+            if (k == 0) continue;
+        } else {
+            const ov_entry *x = &e->ov.v[i - slots];
+            if (!x->hash || x->deleted) continue;
+            ent.off = x->off;
+            ent.len = x->len;
+            ent.crc = x->crc;
+        }
+        const char *p = log_at(e, ent.off, (uint64_t)ent.len + 1);
+        if (!p || p[ent.len] != '\n' || (ent.off > 0 && p[-1] != '\n') || z_checksum32(p, ent.len) != ent.crc) {
+            r.bad_lines++;
+            if (ent.off < r.first_bad_offset) r.first_bad_offset = ent.off;
+            if (!first[0])
+                snprintf(first, sizeof first,
+                         "collection %s: the document indexed at byte offset %llu of %s is damaged (checksum or "
+                         "line boundary)", e->name, (unsigned long long)ent.off, e->data_path);
+        }
+        if (c->progress && (i & 0xffff) == 0) c->progress(c->progress_ctx, end + end * i / (slots + e->ov.cap), end * 2);
+    }
+    z_free(sup);
     if (r.live != e->count) {
         r.index_errors++;
         if (!first[0])

@@ -55,6 +55,7 @@ struct zengine {
     ov_map ov;
     uint64_t count;
     uint64_t generation;   /* bumped when offsets change (compact, reindex) */
+    uint64_t wseq;         /* bumped by every put/delete */
     int legacy;            /* lines may be in ZDS 0.1.x form */
     int strict;
     int sync_mode;

@@ -1022,6 +1022,7 @@ typedef struct numparts {
 static void num_split(const zj_val *v, numparts *np) {
     const char *p = v->u.str, *e = p + v->len;
     memset(np, 0, sizeof *np);
+    np->es = e; /* no exponent: empty digit string */
     if (p < e && *p == '-') {
         np->neg = 1;
         p++;

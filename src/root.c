@@ -20,7 +20,7 @@ struct zippy_root {
     zippy_options opts;
 };
 
-int ze_coll_new(zippy_coll **out, zengine *e, int writable);
+int ze_coll_new(zippy_coll **out, zengine *e, int writable, zippy_progress_fn prog, void *pctx);
 
 static char *join2(const char *a, const char *b) {
     size_t n = strlen(a) + strlen(b) + 2;
@@ -275,7 +275,7 @@ int zippy_root_info_json(zippy_root *root, zippy_buf *out) {
         rc = rc ? rc : zb_append(&b, ": ", 2);
         rc = rc ? rc : zj_write(&b, &v->u.members[2 * i + 1], 0);
     }
-    rc = rc ? rc : zb_append(&b, first ? "\n  \"collections\": {" : ",\n  \"collections\": {", first ? 18 : 19);
+    rc = rc ? rc : zb_append(&b, first ? "\n  \"collections\": {" : ",\n  \"collections\": {", first ? 19 : 20);
     for (size_t i = 0; !rc && i < n; i++) {
         zippy_coll *c = NULL;
         uint64_t cnt = 0;
@@ -341,7 +341,7 @@ int zippy_coll_open(zippy_coll **out, zippy_root *root, const char *name, const 
     zengine *e = NULL;
     int rc = ze_acquire(&e, root->path, name, &eff, !ro);
     if (rc) return rc;
-    rc = ze_coll_new(out, e, !ro);
+    rc = ze_coll_new(out, e, !ro, eff.progress, eff.progress_ctx);
     if (rc) ze_release(e);
     return rc;
 }

@@ -15,9 +15,10 @@ x zippy get s -c users alice --with-id
 section "data from stdin, from '-', and from -d"
 echo '{"name":"Bob"}' | x zippy put s -c users bob
 echo '{"name":"Carol"}' | x zippy put s -c users carol -
+echo '{"name":"Carl"}' | x zippy put s -c users carl -d -
 x zippy put s -c users -i dave -d '{"name":"Dave"}'
 printf '{\n  "name": "Eve",\n  "nested": {"k": [1, 2]}\n}\n' | x zippy put s -c users eve
-for i in bob carol dave eve; do x zippy get s -c users $i; done
+for i in bob carol carl dave eve; do x zippy get s -c users $i; done
 
 section "default collection is 'default'"
 x zippy put s solo '{"x":1}'
