@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <zip.h>
 
+#include "engine.h"
 #include "os.h"
 #include "util.h"
 #include "zippy.h"
@@ -465,11 +466,13 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
-/* Files that are never packed: writer lock files (meta/lock) and leftovers
- * of interrupted atomic writes (*.tmp). */
+/* Files that are never packed: leftovers of interrupted atomic writes
+ * (*.tmp), and in meta/ the writer lock file and the engine's compaction
+ * output (*.compact, removed by the engine when a writer opens). */
 static int pack_skip(const char *dir_name, const char *name) {
     if (ends_with(name, ".tmp")) return 1;
-    return strcmp(name, "lock") == 0 && dir_name && strcmp(dir_name, "meta") == 0;
+    if (!dir_name || strcmp(dir_name, "meta") != 0) return 0;
+    return strcmp(name, "lock") == 0 || ends_with(name, ".compact");
 }
 
 /* Appends the tree under abs (relative name rel, NULL for the root) to l in
@@ -661,6 +664,13 @@ int zippy_pack(const char *root_path, const char *zip_path, unsigned flags,
         goto done;
     }
     if ((rc = pack_check_outside(root, zp))) goto done;
+
+    /* Writes made through handles of this process reach the files first. */
+    rc = ze_flush_root(root);
+    if (rc) {
+        z_err_prefix("pack '%s': flushing open collections", shown(b1, sizeof b1, root_path));
+        goto done;
+    }
 
     /* Everything to add, checked before any byte is written. */
     if ((rc = pack_walk(&list, root, NULL, NULL))) goto done;

@@ -72,6 +72,7 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
 }
 
 static int id_char_ok(uint32_t cp) {
+    if (cp == 0) return 0;
     if (cp < 0x80)
         return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
                (cp >= '0' && cp <= '9') || strchr("_-.@:+=", (int)cp) != NULL;
@@ -185,6 +186,23 @@ static int ov_upsert(ov_map *m, uint64_t h, const char *id, size_t idlen, ov_ent
     *out = x;
     *isnew = 1;
     return ZIPPY_OK;
+}
+
+/* Removes x (backward-shift deletion keeps probe chains intact). */
+static void ov_remove(ov_map *m, ov_entry *x) {
+    uint64_t mask = m->cap - 1, i = (uint64_t)(x - m->v), j = i;
+    for (;;) {
+        m->v[i].hash = 0;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (!m->v[j].hash) { m->n--; return; }
+            uint64_t home = m->v[j].hash & mask;
+            /* move j back to i unless its home lies cyclically in (i, j] */
+            if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) break;
+        }
+        m->v[i] = m->v[j];
+        i = j;
+    }
 }
 
 static void ov_clear(ov_map *m) {
@@ -363,25 +381,73 @@ static int line_is_live(const zengine *e, uint64_t h, const char *id, size_t idl
     return rc;
 }
 
+/* ---- lines superseded under open scans ---- */
+
+static int sup_add(zengine *e, uint64_t off, uint32_t len, uint32_t crc, uint64_t seq) {
+    if ((e->sup_n + 1) * 2 > e->sup_cap) {
+        uint64_t ncap = e->sup_cap ? e->sup_cap * 2 : 256;
+        sup_rec *nv = z_calloc((size_t)ncap, sizeof *nv);
+        if (!nv) return z_err_nomem();
+        for (uint64_t i = 0; i < e->sup_cap; i++) {
+            if (!e->sup[i].key) continue;
+            uint64_t j = z_hash64(&e->sup[i].key, 8) & (ncap - 1);
+            while (nv[j].key) j = (j + 1) & (ncap - 1);
+            nv[j] = e->sup[i];
+        }
+        z_free(e->sup);
+        e->sup = nv;
+        e->sup_cap = ncap;
+    }
+    uint64_t key = off + 1, mask = e->sup_cap - 1, j = z_hash64(&key, 8) & mask;
+    while (e->sup[j].key && e->sup[j].key != key) j = (j + 1) & mask;
+    if (!e->sup[j].key) e->sup_n++;
+    e->sup[j].key = key;
+    e->sup[j].seq = seq;
+    e->sup[j].len = len;
+    e->sup[j].crc = crc;
+    return ZIPPY_OK;
+}
+
+static const sup_rec *sup_find(const zengine *e, uint64_t off) {
+    if (!e->sup_n) return NULL;
+    uint64_t key = off + 1, mask = e->sup_cap - 1, j = z_hash64(&key, 8) & mask;
+    for (; e->sup[j].key; j = (j + 1) & mask)
+        if (e->sup[j].key == key) return &e->sup[j];
+    return NULL;
+}
+
+static void sup_clear(zengine *e) {
+    z_free(e->sup);
+    e->sup = NULL;
+    e->sup_cap = e->sup_n = 0;
+}
+
 /* Records a write of id at (off,len,crc) or a delete; keeps count. */
 static int note_write(zengine *e, uint64_t h, const char *id, size_t idlen, int del,
                       uint64_t off, uint32_t len, uint32_t crc) {
     ov_entry *x = NULL;
     int isnew = 0, rc, was_live;
+    loc old = {0};
     if ((rc = ov_upsert(&e->ov, h, id, idlen, &x, &isnew))) return rc;
     if (isnew) {
-        loc l;
-        rc = base_find(e, h, id, idlen, 0, &l);
+        rc = base_find(e, h, id, idlen, 0, &old);
         if (rc < 0) {
-            /* leave the fresh entry as a delete of nothing: harmless */
-            x->deleted = 1;
+            ov_remove(&e->ov, x);
             return rc;
         }
-        x->base_slot = rc == 1 ? l.base_slot : OV_NONE;
+        x->base_slot = rc == 1 ? old.base_slot : OV_NONE;
         was_live = rc == 1;
     } else {
         was_live = !x->deleted;
+        old.off = x->off;
+        old.len = x->len;
+        old.crc = x->crc;
     }
+    if (was_live && e->active_scans && (rc = sup_add(e, old.off, old.len, old.crc, e->wseq + 1))) {
+        if (isnew) ov_remove(&e->ov, x);
+        return rc;
+    }
+    e->wseq++;
     x->deleted = (uint8_t)del;
     x->off = off;
     x->len = len;
@@ -588,11 +654,24 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx);
 
 /* Replays the whole log into an empty overlay (no usable index). */
 static int rebuild_from_log(zengine *e, uint64_t *good_end, zippy_progress_fn prog, void *pctx) {
-    zi_close(e->base);
+    zi_index *old_base = e->base;
+    ov_map old_ov = e->ov;
+    uint64_t old_count = e->count;
     e->base = NULL;
-    ov_clear(&e->ov);
+    memset(&e->ov, 0, sizeof e->ov);
     e->count = 0;
-    return catch_up(e, 0, good_end, prog, pctx);
+    int rc = catch_up(e, 0, good_end, prog, pctx);
+    if (rc) {
+        /* Keep the state we had: a failed rebuild must not lose it. */
+        ov_clear(&e->ov);
+        e->ov = old_ov;
+        e->base = old_base;
+        e->count = old_count;
+        return rc;
+    }
+    zi_close(old_base);
+    ov_clear(&old_ov);
+    return ZIPPY_OK;
 }
 
 /* Opens the files and builds the in-memory state. Leaves e unloaded on
@@ -716,6 +795,7 @@ static int checkpoint(zengine *e) {
     int rc, r;
     zi_builder *b = NULL;
     uint8_t *superseded = NULL;
+    if (e->broken) return z_err(ZIPPY_EIO, "collection %s: not checkpointed after an earlier failure", e->name);
     if ((rc = write_out(e))) return rc;
     if (e->synced < e->data_size) {
         /* The index must never claim bytes the disk may not have. */
@@ -868,23 +948,40 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
         rc = z_err_os(r, "collection %s: cannot replace %s", e->name, e->data_path);
         goto cleanup;
     }
-    /* From here the new log is in place: switch to it. */
+    /* From here the new log is in place: switch to it. Until the new index
+     * is open the in-memory state must be rebuilt from the new log, or the
+     * engine refuses further work (the next open rebuilds the index). */
     zi_close(e->base);
     e->base = NULL;
     ov_clear(&e->ov);
+    e->count = 0;
     if (e->map) zos_munmap(e->map, e->map_cap);
     e->map = NULL;
     zos_close(e->data_fd);
-    e->data_fd = zos_open(e->data_path, O_RDWR, 0);
-    if (e->data_fd < 0) { rc = z_err_os(e->data_fd, "collection %s: cannot reopen %s", e->name, e->data_path); goto cleanup; }
     e->data_size = e->synced = newoff;
+    e->wlen = 0;
     e->legacy = 0;
     e->generation++;
+    sup_clear(e);
+    e->data_fd = zos_open(e->data_path, O_RDWR, 0);
+    if (e->data_fd < 0) {
+        rc = z_err_os(e->data_fd, "collection %s: cannot reopen %s", e->name, e->data_path);
+        e->broken = 1;
+        goto cleanup;
+    }
     struct stat st;
     if (!fstat(e->data_fd, &st)) e->data_ino = (uint64_t)st.st_ino;
-    if ((rc = remap(e, 1))) goto cleanup;
-    if ((rc = zi_builder_write(b, e->index_path, newoff))) goto cleanup;
-    if ((rc = zi_open(&e->base, e->index_path))) goto cleanup;
+    if ((rc = remap(e, 1))) { e->broken = 1; goto cleanup; }
+    rc = zi_builder_write(b, e->index_path, newoff);
+    if (!rc) rc = zi_open(&e->base, e->index_path);
+    if (rc) {
+        char msg[1024];
+        uint64_t ge;
+        snprintf(msg, sizeof msg, "%s", zippy_errmsg());
+        if (rebuild_from_log(e, &ge, NULL, NULL)) e->broken = 1;
+        z_err(rc, "%s", msg);
+        goto cleanup;
+    }
     e->count = zi_count(e->base);
     e->dirty = 0;
     if ((rc = manifest_write(e))) goto cleanup;
@@ -918,6 +1015,7 @@ static char *path_join(const char *a, const char *b) {
 static void engine_free(zengine *e) {
     if (!e) return;
     engine_unload(e);
+    sup_clear(e);
     z_free(e->wbuf);
     z_free(e->dir);
     z_free(e->name);
@@ -953,11 +1051,16 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
         z_free(meta);
         if (r) { rc = z_err_os(r, "cannot create collection %s in %s", name, root_path); goto cleanup; }
     }
-    real = realpath(dir, NULL);
-    if (!real) {
-        rc = errno == ENOENT ? z_err(ZIPPY_ENOTFOUND, "collection %s not found in store %s", name, root_path)
-                             : z_err_os(-errno, "collection %s in %s", name, root_path);
-        goto cleanup;
+    {
+        char *rp = realpath(dir, NULL); /* libc memory: copy it into ours */
+        if (!rp) {
+            rc = errno == ENOENT ? z_err(ZIPPY_ENOTFOUND, "collection %s not found in store %s", name, root_path)
+                                 : z_err_os(-errno, "collection %s in %s", name, root_path);
+            goto cleanup;
+        }
+        real = z_strdup(rp);
+        free(rp);
+        if (!real) { rc = z_err_nomem(); goto cleanup; }
     }
     pthread_mutex_lock(&g_reg_mu);
     for (e = g_engines; e; e = e->next)
@@ -1022,7 +1125,7 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
     pthread_mutex_unlock(&g_reg_mu);
     *out = e;
 cleanup:
-    free(real); /* from realpath(): libc malloc */
+    z_free(real);
     z_free(dir);
     z_free(cdir);
     return rc;
@@ -1076,6 +1179,22 @@ unlock:
     return rc;
 }
 
+int ze_is_open(const char *root_path, const char *name) {
+    char *cd = path_join(root_path, "collections"), *dir = cd ? path_join(cd, name) : NULL;
+    char *real = dir ? realpath(dir, NULL) : NULL;
+    int open = 0;
+    if (real) {
+        pthread_mutex_lock(&g_reg_mu);
+        for (zengine *e = g_engines; e; e = e->next)
+            if (!strcmp(e->dir, real)) open = 1;
+        pthread_mutex_unlock(&g_reg_mu);
+    }
+    free(real);
+    z_free(dir);
+    z_free(cd);
+    return open;
+}
+
 int ze_flush_root(const char *root_path) {
     char *real = realpath(root_path, NULL);
     if (!real) return ZIPPY_OK;
@@ -1123,6 +1242,9 @@ static int sync_upto(zengine *e, uint64_t end) {
     do {                                                                       \
         if (!(c)) return z_err(ZIPPY_EINVAL, "collection handle is NULL");     \
         if ((c)->closed) return z_err(ZIPPY_ECLOSED, "collection handle is closed"); \
+        if ((c)->e->broken)                                                    \
+            return z_err(ZIPPY_EIO, "collection %s: an earlier I/O failure left its state unusable; "  \
+                         "close and reopen it", (c)->e->name);                  \
     } while (0)
 
 #define CHECK_WRITABLE(c)                                                      \
@@ -1255,7 +1377,6 @@ static int put_line_locked(zengine *e, const char *id, size_t idlen, const char 
                     del ? 0 : z_checksum32(line, n - 1));
     if (rc) e->wlen -= n; /* undo the append: the state did not change */
     e->dirty = 1;
-    e->wseq++;
     return rc;
 }
 
@@ -1459,6 +1580,7 @@ struct zippy_scan {
     unsigned flags;
     uint64_t limit, skip, emitted, skipped;
     uint64_t count0, wseq0, live_seen; /* to notice lines lost to damage */
+    int registered;                    /* counted in e->active_scans */
     zq_filter *filter;
     zq_proj *proj;
     zj_doc *doc;
@@ -1484,11 +1606,13 @@ int zippy_scan_open(zippy_scan **out, zippy_coll *c, const zippy_scan_options *o
         if (opts->fields && (rc = zq_proj_parse(&s->proj, opts->fields, strlen(opts->fields)))) goto cleanup;
     }
     if (!(s->doc = zj_doc_new())) { rc = z_err_nomem(); goto cleanup; }
-    pthread_rwlock_rdlock(&s->e->rw);
+    pthread_rwlock_wrlock(&s->e->rw);
     s->end = log_end(s->e);
     s->gen = s->e->generation;
     s->count0 = s->e->count;
     s->wseq0 = s->e->wseq;
+    s->e->active_scans++;
+    s->registered = 1;
     pthread_rwlock_unlock(&s->e->rw);
     *out = s;
     s = NULL;
@@ -1499,6 +1623,11 @@ cleanup:
 
 void zippy_scan_close(zippy_scan *s) {
     if (!s) return;
+    if (s->registered) {
+        pthread_rwlock_wrlock(&s->e->rw);
+        if (--s->e->active_scans == 0) sup_clear(s->e);
+        pthread_rwlock_unlock(&s->e->rw);
+    }
     zq_filter_free(s->filter);
     zq_proj_free(s->proj);
     zj_doc_free(s->doc);
@@ -1521,7 +1650,9 @@ static int scan_row(zippy_scan *s, const char *line, size_t len) {
     zj_val *v;
     zj_error jerr;
     zj_doc_reset(s->doc);
-    if (zj_parse(s->doc, line, len, &v, &jerr) || v->type != ZJ_OBJECT)
+    rc = zj_parse(s->doc, line, len, &v, &jerr);
+    if (rc == ZIPPY_ENOMEM) return z_err_nomem();
+    if (rc || v->type != ZJ_OBJECT)
         return z_err(ZIPPY_ECORRUPT, "collection %s: unparsable document \"%s\" at byte offset %llu", e->name, s->id,
                      (unsigned long long)(s->pos - len - 1));
     if (s->filter && !zq_filter_match(s->filter, v)) return 0;
@@ -1569,7 +1700,13 @@ int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **
         loc l;
         rc = line_is_live(e, zi_hash(s->id, lidlen), s->id, lidlen, off, &l);
         if (rc < 0) break;
-        if (rc == 0) continue;
+        if (rc == 0) {
+            /* Superseded after this scan began: still part of its snapshot. */
+            const sup_rec *sr = sup_find(e, off);
+            if (!sr || sr->seq <= s->wseq0) continue;
+            l.len = sr->len;
+            l.crc = sr->crc;
+        }
         if (l.len != len || z_checksum32(p, len) != l.crc) {
             rc = z_err(ZIPPY_ECORRUPT, "collection %s: document \"%s\" at byte offset %llu of %s fails its checksum",
                        e->name, s->id, (unsigned long long)off, e->data_path);
@@ -1589,7 +1726,7 @@ int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **
         goto unlock;
     }
     if (rc > 0) rc = 0;
-    if (rc == 0 && s->pos >= s->end && e->wseq == s->wseq0 && s->live_seen != s->count0) {
+    if (rc == 0 && s->pos >= s->end && s->live_seen != s->count0) {
         /* A damaged line no longer carries its id, so the walk skipped it:
          * the index knows more live documents than the log showed. */
         rc = z_err(ZIPPY_ECORRUPT,
@@ -1801,12 +1938,21 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
         } else {
             const ov_entry *x = &e->ov.v[i - slots];
             if (!x->hash || x->deleted) continue;
+            ent.hash = x->hash;
             ent.off = x->off;
             ent.len = x->len;
             ent.crc = x->crc;
         }
         const char *p = log_at(e, ent.off, (uint64_t)ent.len + 1);
-        if (!p || p[ent.len] != '\n' || (ent.off > 0 && p[-1] != '\n') || z_checksum32(p, ent.len) != ent.crc) {
+        const char *prev = ent.off > 0 ? log_at(e, ent.off - 1, 1) : "\n";
+        if (!p || !prev || p[ent.len] != '\n' || *prev != '\n' || z_checksum32(p, ent.len) != ent.crc) {
+            /* A line that still carries this entry's id was reported by
+             * the line pass already. */
+            const char *lid;
+            size_t lidlen, rest;
+            if (p && prev && *prev == '\n' && zj_line_id(p, ent.len, &lid, &lidlen, &rest) &&
+                zi_hash(lid, lidlen) == ent.hash)
+                continue;
             r.bad_lines++;
             if (ent.off < r.first_bad_offset) r.first_bad_offset = ent.off;
             if (!first[0])

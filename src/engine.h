@@ -32,6 +32,13 @@ typedef struct ov_map {
     size_t ids_len, ids_cap;
 } ov_map;
 
+/* A line superseded while scans were open: still live for those scans. */
+typedef struct sup_rec {
+    uint64_t key; /* line offset + 1; 0 = empty */
+    uint64_t seq; /* wseq of the write that superseded it */
+    uint32_t len, crc;
+} sup_rec;
+
 typedef struct zengine zengine;
 struct zengine {
     /* identity */
@@ -56,6 +63,10 @@ struct zengine {
     uint64_t count;
     uint64_t generation;   /* bumped when offsets change (compact, reindex) */
     uint64_t wseq;         /* bumped by every put/delete */
+    int active_scans;      /* open scans (they need sup) */
+    sup_rec *sup;          /* lines superseded since the oldest open scan */
+    uint64_t sup_cap, sup_n;
+    int broken;            /* in-memory state lost: refuse work, never checkpoint */
     int legacy;            /* lines may be in ZDS 0.1.x form */
     int strict;
     int sync_mode;
@@ -69,6 +80,8 @@ void ze_release(zengine *e);
 int ze_flush(zengine *e, int force_checkpoint);
 /* Flushes every writable engine of this process whose root is root_path. */
 int ze_flush_root(const char *root_path);
+/* 1 if the collection is open through any handle of this process. */
+int ze_is_open(const char *root_path, const char *name);
 /* Count for zds.json updates. */
 int ze_update_root_manifest(const char *root_path, const char *name,
                             uint64_t count, int remove);

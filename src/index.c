@@ -974,8 +974,12 @@ int zl_parse(const void *buf, size_t len, zl_list *out) {
         return z_err(ZIPPY_EINVAL,
                      "not a ZDS 0.1.x index: this is a zippy index (%s)",
                      ZI_MAGIC);
-    if (len >= 4 && memcmp(p, "ISDZ", 4) == 0) return parse_binary(p, len, out);
-    if (looks_like_text(p, len)) return parse_text(p, len, out);
+    /* A binary index has control bytes (its version) in its first "line";
+     * a text index whose first id happens to start with ISDZ has not. */
+    int text = looks_like_text(p, len);
+    if (!text && len >= 4 && memcmp(p, "ISDZ", 4) == 0)
+        return parse_binary(p, len, out);
+    if (text) return parse_text(p, len, out);
     return z_err(ZIPPY_EINVAL,
                  "not a ZDS 0.1.x index: neither \"ISDZ\" binary nor "
                  "\"id<TAB>offset<TAB>length\" text");

@@ -339,6 +339,7 @@ typedef struct scan_err {
 typedef struct strwin {
     const char *base;
     size_t len;     /* bytes covered (positions >= len are flagged in s) */
+    size_t nw;      /* words holding positions < len */
     const char *s0; /* start of the input: loads never go below it */
     uint64_t q[WIN_WORDS + 1], s[WIN_WORDS + 1]; /* + one flagged word */
 } strwin;
@@ -363,6 +364,7 @@ static NOINLINE void win_fill(strwin *w, const char *p, const char *e) {
     size_t nw = (len + 63) / 64; /* words holding positions < len */
     w->base = p;
     w->len = len;
+    w->nw = nw;
     for (size_t i = nw; i <= WIN_WORDS && i <= nw + 1; i++) {
         w->q[i] = 0;
         w->s[i] = ~0ull;
@@ -710,24 +712,134 @@ static NOINLINE int set_escaped(zj_doc *d, zj_val *v, const char *p,
     return 0;
 }
 
+/* Slow path for a string value or key at p (opening quote) that the window
+ * fast path did not resolve: escapes, non-ASCII, long strings, window
+ * refills. Stores it into v. Returns the closing quote, or NULL with
+ * se->msg set (invalid) or NULL (out of memory). */
+static NOINLINE const char *parse_str_slow(zj_doc *d, strwin *w, zj_val *v,
+                                           const char *p, const char *e,
+                                           scan_err *se) {
+    int esc = 0;
+    const char *q = scan_str_slow(w, p + 1, e, &esc, se);
+    if (!q) return NULL;
+    if (esc || (size_t)(q - p - 1) > UINT32_MAX) {
+        if (set_escaped(d, v, p, q, se)) return NULL;
+    } else {
+        v->type = ZJ_STRING;
+        v->flags = 0;
+        v->len = (uint32_t)(q - p - 1);
+        v->u.str = p + 1;
+    }
+    return q;
+}
+
+/* Quote cursor: walks the quote bits of the window in order. In valid JSON
+ * the quotes come in pairs (open, close) except for escaped ones, which the
+ * slow path handles; so the next string's quotes are found by clearing the
+ * lowest bits (a 1-cycle dependency) instead of computing from the
+ * parser's position. The parser only checks that the opening quote found
+ * is where it is, and resyncs the cursor after every slow path. */
+typedef struct qcur {
+    uint64_t bits;   /* quote bits of word w not consumed yet */
+    const char *wp;  /* base + 64 * w */
+    size_t w;
+} qcur;
+
+/* The next quote, or NULL when the window has no more. */
+static ALWAYS_INLINE const char *qnext(const strwin *w, qcur *c) {
+    while (UNLIKELY(!c->bits)) {
+        if (++c->w >= w->nw) return NULL;
+        c->bits = w->q[c->w];
+        c->wp += 64;
+    }
+    const char *r = c->wp + __builtin_ctzll(c->bits);
+    c->bits &= c->bits - 1;
+    return r;
+}
+
+/* Cursor at the first quote at or after x. */
+static ALWAYS_INLINE void qsync(const strwin *w, qcur *c, const char *x) {
+    size_t off = (size_t)((uintptr_t)x - (uintptr_t)w->base);
+    if (off >= w->len) {
+        c->w = w->nw;
+        c->bits = 0;
+        return;
+    }
+    c->w = off >> 6;
+    c->wp = w->base + 64 * c->w;
+    c->bits = w->q[c->w] & (~0ull << (off & 63));
+}
+
+/* Fast path for the string opening at p: its closing quote when the cursor
+ * agrees, the string is in the window, shorter than 57 bytes and has no
+ * special byte; NULL otherwise (then the caller takes the slow path and
+ * resyncs the cursor). */
+static ALWAYS_INLINE const char *scan_fast(const strwin *w, qcur *c, const char *p) {
+    const char *o = qnext(w, c);
+    if (UNLIKELY(o != p)) return NULL;
+    const char *cl = qnext(w, c);
+    if (UNLIKELY(!cl)) return NULL;
+    size_t n = (size_t)(cl - o - 1);
+    size_t off = (size_t)(o + 1 - w->base);
+    if (UNLIKELY(n >= 57 || (win_bits(w->s, off) & ((1ull << n) - 1)))) return NULL;
+    return cl;
+}
+
+/* Writes a whole value: one 8-byte store for type/flags/len (padding
+ * included) and one for the pointer. */
+static ALWAYS_INLINE void set_val(zj_val *v, unsigned type, unsigned flags,
+                                  uint32_t len, const void *ptr) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    _Static_assert(offsetof(zj_val, flags) == 1 && offsetof(zj_val, len) == 4 &&
+                       offsetof(zj_val, u) == 8, "zj_val layout");
+    uint64_t h = (uint64_t)type | (uint64_t)flags << 8 | (uint64_t)len << 32;
+    memcpy(v, &h, 8);
+#else
+    v->type = (uint8_t)type;
+    v->flags = (uint8_t)flags;
+    v->len = len;
+#endif
+    v->u.str = (const char *)ptr;
+}
+
+/* Copies n values (small n is the common case: an inline loop beats a call
+ * to memcpy). */
+static ALWAYS_INLINE void copy_vals(zj_val *dst, const zj_val *src, size_t n) {
+#ifdef __SSE2__
+    _Static_assert(sizeof(zj_val) == 16, "zj_val is 16 bytes");
+    for (size_t i = 0; i < n; i++)
+        _mm_storeu_si128((__m128i *)(void *)(dst + i),
+                         _mm_loadu_si128((const __m128i *)(const void *)(src + i)));
+#else
+    memcpy(dst, src, n * sizeof(zj_val));
+#endif
+}
+
+static NOINLINE int grow_stack_at(zj_doc *d, zj_val **sp, zj_val **sp_end) {
+    size_t idx = (size_t)(*sp - d->stk);
+    if (grow_stack(d)) return ZIPPY_ENOMEM;
+    *sp = d->stk + idx;
+    *sp_end = d->stk + d->stk_cap;
+    return ZIPPY_OK;
+}
+
 int zj_parse(zj_doc *d, const char *s, size_t n, zj_val **out, zj_error *err) {
     if (!s) {
         if (n) return z_err(ZIPPY_EINVAL, "zj_parse: NULL input");
         s = "";
     }
     const char *p = s, *const e = s + n;
-    zj_val *stk = d->stk;
-    size_t top = 0, cap = d->stk_cap;
+    zj_val *sp = d->stk, *sp_end = d->stk + d->stk_cap; /* value stack */
     size_t fstart[ZJ_MAX_DEPTH];
     unsigned char fobj[ZJ_MAX_DEPTH];
     int depth = 0, inobj = 0;
     scan_err se;
-    zj_val *v;
     const char *q;
-    int esc;
     strwin w;
+    qcur qc = {0, NULL, 0};
     w.base = NULL;
     w.len = 0;
+    w.nw = 0;
     w.s0 = s;
 
     /* The checks come in the order compact JSON needs them; whitespace is
@@ -738,12 +850,7 @@ value:
         se.msg = E_VALUE;
         goto fail;
     }
-    if (UNLIKELY(top >= cap)) {
-        if (grow_stack(d)) goto nomem;
-        stk = d->stk;
-        cap = d->stk_cap;
-    }
-    v = &stk[top];
+    if (UNLIKELY(sp >= sp_end) && grow_stack_at(d, &sp, &sp_end)) goto nomem;
     if (LIKELY(*p == '"')) goto string;
     switch (*p) {
     case ' ': case '\t': case '\n': case '\r':
@@ -761,14 +868,11 @@ value:
             p = skip_ws(p + 1, e);
             if (p < e && *p == (obj ? '}' : ']')) { /* empty */
                 p++;
-                v->type = obj ? ZJ_OBJECT : ZJ_ARRAY;
-                v->flags = 0;
-                v->len = 0;
-                v->u.items = NULL;
-                top++;
+                set_val(sp, obj ? ZJ_OBJECT : ZJ_ARRAY, 0, 0, NULL);
+                sp++;
                 goto after;
             }
-            fstart[depth] = top;
+            fstart[depth] = (size_t)(sp - d->stk);
             fobj[depth++] = (unsigned char)obj;
             inobj = obj;
             if (obj) goto key;
@@ -776,23 +880,20 @@ value:
         }
     case 't':
         if (UNLIKELY(!lit(p, e, "true", 4))) goto badlit;
-        v->type = ZJ_TRUE;
+        set_val(sp, ZJ_TRUE, 0, 0, NULL);
         p += 4;
         goto scalar;
     case 'f':
         if (UNLIKELY(!lit(p, e, "false", 5))) goto badlit;
-        v->type = ZJ_FALSE;
+        set_val(sp, ZJ_FALSE, 0, 0, NULL);
         p += 5;
         goto scalar;
     case 'n':
         if (UNLIKELY(!lit(p, e, "null", 4))) goto badlit;
-        v->type = ZJ_NULL;
+        set_val(sp, ZJ_NULL, 0, 0, NULL);
         p += 4;
     scalar:
-        v->flags = 0;
-        v->len = 0;
-        v->u.str = NULL;
-        top++;
+        sp++;
         goto after;
     case '-': case '0': case '1': case '2': case '3': case '4': case '5':
     case '6': case '7': case '8': case '9': {
@@ -804,11 +905,8 @@ value:
             se.msg = E_TOOLONG;
             goto fail;
         }
-        v->type = ZJ_NUMBER;
-        v->flags = isint ? ZJ_NUM_INT : 0;
-        v->len = (uint32_t)(q - p);
-        v->u.str = p;
-        top++;
+        set_val(sp, ZJ_NUMBER, isint ? ZJ_NUM_INT : 0, (uint32_t)(q - p), p);
+        sp++;
         p = q;
         goto after;
     }
@@ -833,24 +931,16 @@ key:
             goto fail;
         }
     }
-    if (UNLIKELY(top >= cap)) {
-        if (grow_stack(d)) goto nomem;
-        stk = d->stk;
-        cap = d->stk_cap;
-    }
-    v = &stk[top];
-    esc = 0;
-    q = scan_str(&w, p + 1, e, &esc, &se);
-    if (UNLIKELY(!q)) goto fail;
-    if (UNLIKELY(esc || (size_t)(q - p - 1) > UINT32_MAX)) {
-        if (set_escaped(d, v, p, q, &se)) goto strfail;
+    if (UNLIKELY(sp >= sp_end) && grow_stack_at(d, &sp, &sp_end)) goto nomem;
+    q = scan_fast(&w, &qc, p);
+    if (LIKELY(q != NULL)) {
+        set_val(sp, ZJ_STRING, 0, (uint32_t)(q - p - 1), p + 1);
     } else {
-        v->type = ZJ_STRING;
-        v->flags = 0;
-        v->len = (uint32_t)(q - p - 1);
-        v->u.str = p + 1;
+        q = parse_str_slow(d, &w, sp, p, e, &se);
+        if (UNLIKELY(!q)) goto strfail;
+        qsync(&w, &qc, q + 1);
     }
-    top++;
+    sp++;
     p = q + 1;
     if (LIKELY(p < e && *p == ':')) {
         p++;
@@ -866,18 +956,15 @@ key:
     goto value;
 
 string:
-    esc = 0;
-    q = scan_str(&w, p + 1, e, &esc, &se);
-    if (UNLIKELY(!q)) goto fail;
-    if (UNLIKELY(esc || (size_t)(q - p - 1) > UINT32_MAX)) {
-        if (set_escaped(d, v, p, q, &se)) goto strfail;
+    q = scan_fast(&w, &qc, p);
+    if (LIKELY(q != NULL)) {
+        set_val(sp, ZJ_STRING, 0, (uint32_t)(q - p - 1), p + 1);
     } else {
-        v->type = ZJ_STRING;
-        v->flags = 0;
-        v->len = (uint32_t)(q - p - 1);
-        v->u.str = p + 1;
+        q = parse_str_slow(d, &w, sp, p, e, &se);
+        if (UNLIKELY(!q)) goto strfail;
+        qsync(&w, &qc, q + 1);
     }
-    top++;
+    sp++;
     p = q + 1;
 
 after:
@@ -891,8 +978,8 @@ after:
         }
         if (c == (inobj ? '}' : ']')) {
             /* close: move the children into the arena */
-            size_t st = fstart[--depth];
-            size_t cnt = top - st;
+            zj_val *st = d->stk + fstart[--depth];
+            size_t cnt = (size_t)(sp - st);
             if (UNLIKELY(cnt > UINT32_MAX)) {
                 se.pos = p;
                 se.msg = E_TOOLONG;
@@ -900,13 +987,10 @@ after:
             }
             zj_val *arr = arena_alloc(d, cnt * sizeof(zj_val), 8);
             if (UNLIKELY(!arr)) goto nomem;
-            memcpy(arr, stk + st, cnt * sizeof(zj_val));
-            v = &stk[st];
-            v->type = inobj ? ZJ_OBJECT : ZJ_ARRAY;
-            v->len = (uint32_t)(inobj ? cnt / 2 : cnt);
-            v->flags = 0;
-            v->u.items = arr;
-            top = st + 1;
+            copy_vals(arr, st, cnt);
+            set_val(st, inobj ? ZJ_OBJECT : ZJ_ARRAY, 0,
+                    (uint32_t)(inobj ? cnt / 2 : cnt), arr);
+            sp = st + 1;
             p++;
             inobj = depth ? fobj[depth - 1] : 0;
             goto after;
@@ -921,16 +1005,18 @@ after:
     goto fail;
 
 done:
-    p = skip_ws(p, e);
+    if (p != e) p = skip_ws_slow(p, e);
     if (UNLIKELY(p != e)) {
         se.pos = p;
         se.msg = E_TRAIL;
         goto fail;
     }
-    v = arena_alloc(d, sizeof(zj_val), 8);
-    if (!v) goto nomem;
-    *v = stk[0];
-    *out = v;
+    {
+        zj_val *root = arena_alloc(d, sizeof(zj_val), 8);
+        if (!root) goto nomem;
+        *root = d->stk[0];
+        *out = root;
+    }
     return ZIPPY_OK;
 
 strfail:
@@ -1331,14 +1417,8 @@ int zj_write(zippy_buf *out, const zj_val *v, int indent) {
 
 enum { KEY_OTHER = 0, KEY_ID = 1, KEY_DELETED = 2 };
 
-/* Classifies a top-level key given its raw body [p, q). */
-static int classify_key(const char *p, const char *q, int esc) {
-    size_t n = (size_t)(q - p);
-    if (!esc) {
-        if (n == 3 && memcmp(p, "_id", 3) == 0) return KEY_ID;
-        if (n == 8 && memcmp(p, "$deleted", 8) == 0) return KEY_DELETED;
-        return KEY_OTHER;
-    }
+/* Classifies a top-level key given its raw body [p, q) with escapes. */
+static NOINLINE int classify_escaped_key(const char *p, const char *q) {
     char buf[9];
     size_t dl = decode_str(buf, sizeof buf, p, q);
     if (dl == 3 && memcmp(buf, "_id", 3) == 0) return KEY_ID;
@@ -1362,8 +1442,10 @@ static ALWAYS_INLINE int min_core(const char *s, size_t n, unsigned flags,
     uint32_t members = 0;
     scan_err se;
     strwin w;
+    qcur qc = {0, NULL, 0};
     w.base = NULL;
     w.len = 0;
+    w.nw = 0;
     w.s0 = s;
     const int strip = obj_only && (flags & ZJ_MIN_STRIP_ID);
 
@@ -1400,9 +1482,13 @@ value:
         goto fail;
     }
     if (LIKELY(*p == '"')) {
-        esc = 0;
-        q = scan_str(&w, p + 1, e, &esc, &se);
-        if (UNLIKELY(!q)) goto fail;
+        q = scan_fast(&w, &qc, p);
+        if (UNLIKELY(!q)) {
+            esc = 0;
+            q = scan_str_slow(&w, p + 1, e, &esc, &se);
+            if (UNLIKELY(!q)) goto fail;
+            qsync(&w, &qc, q + 1);
+        }
         p = q + 1;
         goto after;
     }
@@ -1476,14 +1562,22 @@ key:
     {
         const char *k0 = p;
         esc = 0;
-        q = scan_str(&w, p + 1, e, &esc, &se);
-        if (UNLIKELY(!q)) goto fail;
+        q = scan_fast(&w, &qc, p);
+        if (UNLIKELY(!q)) {
+            q = scan_str_slow(&w, p + 1, e, &esc, &se);
+            if (UNLIKELY(!q)) goto fail;
+            qsync(&w, &qc, q + 1);
+        }
         p = q + 1;
         if (obj_only && depth == 1) {
             int kind = KEY_OTHER;
             size_t kl = (size_t)(q - k0 - 1);
-            if (UNLIKELY(esc || kl == 3 || kl == 8))
-                kind = classify_key(k0 + 1, q, esc);
+            if (UNLIKELY(esc))
+                kind = classify_escaped_key(k0 + 1, q);
+            else if (kl == 3 && memcmp(k0 + 1, "_id", 3) == 0)
+                kind = KEY_ID;
+            else if (kl == 8 && memcmp(k0 + 1, "$deleted", 8) == 0)
+                kind = KEY_DELETED;
             if (LIKELY(kind == KEY_OTHER)) {
                 members++;
             } else if (kind == KEY_DELETED) {
@@ -1507,6 +1601,7 @@ key:
                                 info->id[info->id_len < ZIPPY_ID_MAX
                                              ? info->id_len : ZIPPY_ID_MAX] = 0;
                             }
+                            qsync(&w, &qc, p); /* the window may have moved */
                         }
                     }
                 }
@@ -1585,7 +1680,7 @@ after:
 done:
     FLUSH_TO(p);
     run = p;
-    p = skip_ws(p, e);
+    if (p != e) p = skip_ws_slow(p, e);
     if (UNLIKELY(p != e)) {
         se.pos = p;
         se.msg = E_TRAIL;

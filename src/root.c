@@ -307,7 +307,10 @@ int zippy_root_drop(zippy_root *root, const char *name) {
     if (!root) return z_err(ZIPPY_EINVAL, "root is NULL");
     if (root->opts.flags & ZIPPY_OPEN_READONLY) return z_err(ZIPPY_EREADONLY, "store %s was opened read-only", root->path);
     if (!ze_name_valid(name)) return z_err(ZIPPY_EINVAL, "invalid collection name \"%s\"", name ? name : "");
-    /* Opening as the writer proves nobody else has it open for writing. */
+    if (ze_is_open(root->path, name))
+        return z_err(ZIPPY_ELOCKED, "collection %s in %s is open in this process; close it before dropping it", name,
+                     root->path);
+    /* Opening as the writer proves no other process has it open for writing. */
     zippy_options o = root->opts;
     o.flags &= ~ZIPPY_OPEN_CREATE;
     zippy_coll *c = NULL;

@@ -513,6 +513,45 @@ TEST(pack_unreadable_file_names_it) {
     t_rm_rf(w);
 }
 
+TEST(pack_flushes_open_writers) {
+    /* Writes through a handle of this process that is still open reach the
+     * archive, and the unpacked copy opens as a store with them. */
+    char *w = fresh("live");
+    char *store = pth(w, "s"), *zip = pth(w, "live.zds"), *dest = pth(w, "copy");
+    zippy_options o = ZIPPY_OPTIONS_INIT;
+    o.sync = ZIPPY_SYNC_NONE;
+    zippy_root *root = NULL;
+    zippy_coll *c = NULL;
+    CHECKF(zippy_root_open(&root, store, &o) == 0, "%s", zippy_errmsg());
+    CHECKF(zippy_coll_open(&c, root, "people", &o) == 0, "%s", zippy_errmsg());
+    char id[32], doc[64];
+    for (int i = 0; i < 200; i++) {
+        snprintf(id, sizeof id, "p%03d", i);
+        snprintf(doc, sizeof doc, "{\"n\":%d}", i);
+        CHECK(zippy_put(c, id, strlen(id), doc, strlen(doc)) == 0);
+    }
+    int rc = zippy_pack(store, zip, ZIPPY_PACK_DEFLATE, NULL, NULL);
+    CHECKF(rc == 0, "%s", zippy_errmsg());
+    CHECK(zippy_coll_close(c) == 0);
+    zippy_root_close(root);
+    CHECK(sh("unzip -l '%s' | grep -q 'collections/people/meta/lock'", zip) != 0);
+    CHECKF(zippy_unpack(zip, dest, NULL, NULL) == 0, "%s", zippy_errmsg());
+    zippy_options ro = ZIPPY_OPTIONS_INIT;
+    ro.flags = ZIPPY_OPEN_READONLY;
+    CHECKF(zippy_root_open(&root, dest, &ro) == 0, "%s", zippy_errmsg());
+    CHECKF(zippy_coll_open(&c, root, "people", &ro) == 0, "%s", zippy_errmsg());
+    uint64_t count = 0;
+    CHECK(zippy_count(c, &count) == 0);
+    CHECK_EQ(count, 200);
+    zippy_buf b = ZIPPY_BUF_INIT;
+    CHECK(zippy_get(c, "p123", 4, 0, &b) == 0);
+    CHECK_MEM(b.ptr, b.len, "{\"n\":123}");
+    zippy_buf_free(&b);
+    zippy_coll_close(c);
+    zippy_root_close(root);
+    t_rm_rf(w);
+}
+
 TEST(unpack_refusals) {
     char *w = fresh("unpack_ref");
     char *store = pth(w, "s"), *zip = pth(w, "a.zip"), *dest = pth(w, "d");
@@ -976,6 +1015,7 @@ int main(void) {
     RUN(pack_keeps_mtime);
     RUN(pack_refusals);
     RUN(pack_unreadable_file_names_it);
+    RUN(pack_flushes_open_writers);
     RUN(unpack_refusals);
     RUN(unpack_hostile_names_and_types);
     RUN(unpack_hostile_duplicates);

@@ -91,8 +91,8 @@ static int wait_child(pid_t p) {
 #define MAXPER 4000
 
 /* What writer t leaves behind: deterministic from (t, per). Writer t puts
- * t<t>_<i> = {"t":t,"i":i,"v":0}; at every 10th i it updates i-5 to v 1;
- * at every 17th i it deletes i-3. */
+ * t<t>_<i> = {"t":t,"i":i,"v":0}; at every 10th i it updates i-5 to v 1
+ * (re-creating it if it was deleted); at every 17th i it deletes i-3. */
 static int w_version(int i, int per) {
     int k = i + 5;
     return k < per && k % 10 == 0 ? 1 : 0;
@@ -290,7 +290,8 @@ static const char *check_final(zippy_coll *c, int per) {
             char id[32];
             snprintf(id, sizeof id, "t%d_%05d", t, i);
             int rc = zippy_get(c, id, strlen(id), 0, &b);
-            int del = (i + 3) % 17 == 0 && i + 3 < per;
+            /* deleted at step i+3, re-put by the update at step i+5 */
+            int del = (i + 3) % 17 == 0 && i + 3 < per && !w_version(i, per);
             if (del) {
                 if (rc != ZIPPY_ENOTFOUND) why = WHY("%s: %d, expected deleted", id, rc);
                 continue;
@@ -444,24 +445,95 @@ TEST(test_open_close_race) {
     zippy_coll *c;
     CHECK_EQ(OPEN_RW(dir, &r, &c), 0);
     CHECK_EQ(close_coll(r, c), 0);
-    zippy_options o = ZIPPY_OPTIONS_INIT;
-    o.sync = ZIPPY_SYNC_NONE;
-    oc_arg a[3];
-    pthread_t th[3];
-    int iters = quick() ? 15 : 40;
-    for (int t = 0; t < 3; t++) {
+    enum { NT = 2 };
+    oc_arg a[NT];
+    pthread_t th[NT];
+    int iters = quick() ? 40 : 100;
+    for (int t = 0; t < NT; t++) {
         memset(&a[t], 0, sizeof a[t]);
         a[t].dir = dir;
         a[t].t = t;
         a[t].iters = iters;
         CHECK_EQ(pthread_create(&th[t], NULL, open_close_loop, &a[t]), 0);
     }
-    for (int t = 0; t < 3; t++) pthread_join(th[t], NULL);
-    for (int t = 0; t < 3; t++) CHECKF(!a[t].err[0], "%s", a[t].err);
+    for (int t = 0; t < NT; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < NT; t++) CHECKF(!a[t].err[0], "%s", a[t].err);
     CHECK_EQ(OPEN_RO(dir, &r, &c), 0);
     uint64_t n = count_of(c);
     close_coll(r, c);
-    CHECK_EQ(n, 3 * iters);
+    CHECK_EQ(n, NT * iters);
+}
+
+/* Threads that wrote and exited leave no memory behind: per-thread
+ * buffers must be released when a thread ends (a server with a thread per
+ * request would otherwise grow without bound). */
+static atomic_long g_live;
+static void *cnt_malloc(size_t n) {
+    void *p = malloc(n);
+    if (p) atomic_fetch_add(&g_live, 1);
+    return p;
+}
+static void *cnt_realloc(void *p, size_t n) {
+    void *q = realloc(p, n);
+    if (q && !p) atomic_fetch_add(&g_live, 1);
+    return q;
+}
+static void cnt_free(void *p) {
+    if (p) atomic_fetch_sub(&g_live, 1);
+    free(p);
+}
+
+typedef struct one_put_arg {
+    zippy_coll *c;
+    int t, rc;
+} one_put_arg;
+
+static void *one_put(void *arg) {
+    one_put_arg *a = arg;
+    char id[32];
+    snprintf(id, sizeof id, "thr%03d", a->t);
+    a->rc = zippy_put(a->c, id, strlen(id), "{\"x\":1}", 7);
+    uint64_t w = 0;
+    char line[64];
+    snprintf(line, sizeof line, "{\"_id\":\"jl%03d\"}\n", a->t);
+    if (!a->rc) a->rc = zippy_put_jsonl(a->c, line, strlen(line), NULL, NULL, 0, &w);
+    return NULL;
+}
+
+TEST(test_exited_threads_leave_no_memory) {
+    const char *dir = tmpdir();
+    static const zippy_allocator cnt = {cnt_malloc, cnt_realloc, cnt_free};
+    zippy_set_allocator(&cnt);
+    zippy_root *r;
+    zippy_coll *c;
+    int rc = OPEN_RW(dir, &r, &c);
+    if (rc) zippy_set_allocator(NULL);
+    CHECK_EQ(rc, 0);
+    /* warm up the engine (overlay tables) and this thread's buffers */
+    for (int i = 0; i < 20; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "main%02d", i);
+        zippy_put(c, id, strlen(id), "{\"x\":1}", 7);
+    }
+    zippy_put_jsonl(c, "{\"_id\":\"jmain\"}\n", 16, NULL, NULL, 0, NULL);
+    long base = atomic_load(&g_live);
+    enum { NTH = 16 };
+    one_put_arg a[NTH];
+    for (int t = 0; t < NTH; t++) {
+        pthread_t th;
+        a[t].c = c;
+        a[t].t = t;
+        a[t].rc = -1;
+        if (pthread_create(&th, NULL, one_put, &a[t]) == 0) pthread_join(th, NULL);
+    }
+    long after = atomic_load(&g_live);
+    uint64_t n = count_of(c);
+    close_coll(r, c);
+    zippy_set_allocator(NULL);
+    for (int t = 0; t < NTH; t++) CHECK_EQ(a[t].rc, 0);
+    CHECK_EQ(n, 21 + 2 * NTH);
+    CHECKF(after == base, "%ld blocks still allocated after %d threads that each did one put and one put_jsonl "
+           "exited (thread-local buffers never freed?)", after - base, NTH);
 }
 
 /* ------------------------------------------------------------------ */
@@ -760,6 +832,7 @@ int main(void) {
     RUN(test_threads_separate_handles);
     RUN(test_two_handles_one_process);
     RUN(test_open_close_race);
+    RUN(test_exited_threads_leave_no_memory);
     RUN(test_cross_process_lock_and_refresh);
     RUN(test_cross_process_refresh_while_writing);
     RUN(test_sync_always_group_commit);

@@ -1449,7 +1449,8 @@ TEST(test_corrupt_document_byte) {
     rc = zippy_coll_verify(c, &vr);
     CHECK_EQ(rc, ZIPPY_ECORRUPT);
     CHECK_EQ(vr.first_bad_offset, off);
-    CHECK_EQ(vr.bad_lines, 1);
+    CHECK(vr.bad_lines >= 1);
+    uint64_t bad_lines = vr.bad_lines; /* checked last: exactly one line is bad */
     CHECK_EQ(vr.lines, 50);
     CHECKF(strstr(zippy_errmsg(), fmt("%ld", off)) != NULL, "%s", zippy_errmsg());
     /* a scan stops at it with ECORRUPT naming the id */
@@ -1479,6 +1480,7 @@ TEST(test_corrupt_document_byte) {
     close_coll(r, c);
     free(log);
     free(ix0);
+    CHECKF(bad_lines == 1, "verify counts %llu bad lines for one damaged line", (unsigned long long)bad_lines);
 }
 
 /* A byte flip that breaks the JSON itself. */

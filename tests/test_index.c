@@ -903,6 +903,10 @@ TEST(test_legacy_text) {
     CHECK_EQ(l.v[2].len, 5);
     zl_list_free(&l);
 
+    CHECK_EQ(parse_text_ok("ISDZ-1\t5\t6\n", &l), 0); /* not binary */
+    CHECK_EQ(l.kind, 2);
+    CHECK_STR(l.v[0].id, "ISDZ-1");
+    zl_list_free(&l);
     CHECK_EQ(parse_text_ok("x y\t18446744073709551614\t1\n", &l), 0);
     CHECK_STR(l.v[0].id, "x y");
     CHECK(l.v[0].off == 18446744073709551614ull);

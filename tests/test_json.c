@@ -691,6 +691,96 @@ TEST(test_random_roundtrip) {
     zippy_buf_free(&w);
 }
 
+/* Long documents: strings of every length around the 57/64-byte fast-path
+ * limits and across 2 KB scan-window refills, with escapes, escaped quotes
+ * and UTF-8 at varying positions; each one must decode to its source. */
+TEST(test_long_docs) {
+    zippy_buf in = ZIPPY_BUF_INIT, m = ZIPPY_BUF_INIT;
+    char *src[400];
+    size_t srclen[400];
+    int ns = 0;
+    for (int round = 0; round < 4; round++) {
+        zb_clear(&in);
+        zb_putc(&in, '[');
+        ns = 0;
+        for (int i = 0; i < 400; i++) {
+            size_t len = (size_t)(i < 300 ? i : rnd(3000));
+            char *raw = malloc(len * 6 + 8), *dec = malloc(len * 4 + 8);
+            size_t rl = 0, dl = 0;
+            for (size_t k = 0; k < len; k++) {
+                uint32_t r = rnd(round == 0 ? 1000 : 40);
+                if (r == 0) { raw[rl++] = '\\'; raw[rl++] = '"'; dec[dl++] = '"'; } /* escaped quote */
+                else if (r == 1) { memcpy(raw + rl, "\\n", 2); rl += 2; dec[dl++] = '\n'; }
+                else if (r == 2) { memcpy(raw + rl, "\xc3\xa9", 2); rl += 2; memcpy(dec + dl, "\xc3\xa9", 2); dl += 2; }
+                else if (r == 3) { memcpy(raw + rl, "\\u20ac", 6); rl += 6; memcpy(dec + dl, "\xe2\x82\xac", 3); dl += 3; }
+                else { char c = (char)('a' + (k + (size_t)i) % 26); raw[rl++] = c; dec[dl++] = c; }
+            }
+            if (i) zb_printf(&in, "%s", round == 2 ? " ,\n" : ",");
+            zb_putc(&in, '"');
+            zb_append(&in, raw, rl);
+            zb_putc(&in, '"');
+            if (i % 7 == 3) zb_printf(&in, ",%d", i); /* numbers in between */
+            free(raw);
+            src[ns] = dec;
+            srclen[ns++] = dl;
+        }
+        zb_putc(&in, ']');
+        zj_doc *d = zj_doc_new();
+        zj_val *v;
+        zj_error e;
+        CHECKF(zj_parse(d, in.ptr, in.len, &v, &e) == ZIPPY_OK, "round %d: %s at %zu", round, e.msg, e.offset);
+        CHECK(zj_validate(in.ptr, in.len, &e) == ZIPPY_OK);
+        int j = 0;
+        for (uint32_t k = 0; k < v->len; k++) {
+            const zj_val *it = &v->u.items[k];
+            if (it->type != ZJ_STRING) continue;
+            CHECK(j < ns);
+            CHECKF(it->len == srclen[j] && memcmp(it->u.str, src[j], srclen[j]) == 0,
+                   "round %d string %d (len %zu)", round, j, srclen[j]);
+            j++;
+        }
+        CHECK(j == ns);
+        /* the same strings as object keys and values through the minifier */
+        zb_clear(&m);
+        zippy_buf o = ZIPPY_BUF_INIT;
+        zb_printf(&o, "{");
+        int npairs = 0;
+        const zj_val *pend = NULL;
+        for (uint32_t k = 0; k < v->len; k++) {
+            const zj_val *it = &v->u.items[k];
+            if (!pend) { /* keys must be strings */
+                if (it->type == ZJ_STRING) pend = it;
+                continue;
+            }
+            if (npairs++) zb_putc(&o, ',');
+            zj_write(&o, pend, 0);
+            zb_putc(&o, ':');
+            zj_write(&o, it, 0);
+            pend = NULL;
+        }
+        zb_putc(&o, '}');
+        zj_val *ov, *mv;
+        CHECK(zj_parse(d, o.ptr, o.len, &ov, &e) == ZIPPY_OK);
+        CHECK(zj_minify_object(o.ptr, o.len, ZJ_MIN_STRIP_ID, &m, NULL, &e) == ZIPPY_OK);
+        CHECK(m.len == o.len && memcmp(m.ptr, o.ptr, o.len) == 0);
+        CHECK(zj_parse(d, m.ptr, m.len, &mv, &e) == ZIPPY_OK && zj_equal(ov, mv));
+        /* cutting the text anywhere never makes it valid, and parse and
+         * validate agree on the error */
+        for (int c = 0; c < 200; c++) {
+            size_t cut = rnd((uint32_t)in.len);
+            zj_error e1, e2;
+            CHECK(zj_parse(d, in.ptr, cut, &v, &e1) == ZIPPY_EINVAL);
+            CHECK(zj_validate(in.ptr, cut, &e2) == ZIPPY_EINVAL);
+            CHECK(e1.offset == e2.offset);
+        }
+        zippy_buf_free(&o);
+        zj_doc_free(d);
+        for (int k = 0; k < ns; k++) free(src[k]);
+    }
+    zippy_buf_free(&in);
+    zippy_buf_free(&m);
+}
+
 TEST(test_line_id) {
     const char *id;
     size_t idlen, rest;
@@ -859,6 +949,7 @@ int main(void) {
     RUN(test_write);
     RUN(test_minify);
     RUN(test_random_roundtrip);
+    RUN(test_long_docs);
     RUN(test_line_id);
     RUN(test_doc_reuse);
     RUN(test_null_inputs);
