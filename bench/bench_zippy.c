@@ -711,7 +711,7 @@ static void bench_n(const config *cf, size_t n) {
     size_t jl_len = 0, jl_id_len = 0;
     char *jl = want(cf, "put_jsonl") ? make_jsonl(n, 0, &jl_len) : NULL;
     char *jl_id = want(cf, "put_jsonl_id") ? make_jsonl(n, 1, &jl_id_len) : NULL;
-    fprintf(stderr, "N=%zu: %.2f MB of JSON (%.1f B/doc), generated in %.2f s\n", n, d.bytes / 1e6,
+    fprintf(stderr, "N=%zu: %.2f MB of JSON (%.1f B/doc), generated in %.2f s\n", n, (double)d.bytes / 1e6,
             (double)d.bytes / (double)n, now_s() - t);
 
     zippy_root *root;
@@ -773,13 +773,14 @@ static void bench_n(const config *cf, size_t n) {
         if (want(cf, "scan")) spawn_child(cf->self, "scan", d_durable, n, cf->gets);
         fprintf(stderr, "  N=%zu run %d/%d: %.1f s\n", n, r + 1, cf->runs, now_s() - rs);
     }
-    if (have_durable) fprintf(stderr, "  size on disk after the durable load: %.1f MB\n", dir_bytes(d_durable) / 1e6);
+    if (have_durable) fprintf(stderr, "  size on disk after the durable load: %.1f MB\n", (double)dir_bytes(d_durable) / 1e6);
     if (!cf->keep) rm_rf(base);
     free(jl);
     free(jl_id);
     dataset_free(&d);
 }
 
+static void usage(void) __attribute__((noreturn));
 static void usage(void) {
     fprintf(stderr,
             "usage: bench_zippy [-n N] [--1m] [-r RUNS] [--dir DIR] [--gets K] [--keep]\n"

@@ -14,7 +14,7 @@
 # scripts/bench_anchors.sh. The whole output is also saved to
 # $BUILD/bench/bench-<date>.log.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
 OUT=$BUILD/bench

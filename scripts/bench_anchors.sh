@@ -19,6 +19,7 @@
 #   BENCH_1M=1        also N=1,000,000 (run_all.sh --1m)
 #   OPT               passed to the harness's make (default -O2 -march=native)
 #   BUILD             our build directory (default build), as for make
+# shellcheck disable=SC2016 # the $(...) in single quotes are make variables
 set -euo pipefail
 
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$(dirname "$0")/.." && pwd))
@@ -45,6 +46,7 @@ if [ -n "$missing" ]; then
     [ "$(id -u)" = 0 ] || SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
+    # shellcheck disable=SC2086 # one word per package
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
@@ -92,10 +94,14 @@ args=(-r "$RUNS" --systems "$SYSTEMS")
 [ "${ANCHORS_MICRO:-0}" = 1 ] || args+=(--no-micro)
 [ "${BENCH_1M:-0}" = 1 ] && args+=(--1m)
 echo "bench_anchors: run_all.sh ${args[*]} $*" >&2
-"$DEST/run_all.sh" "${args[@]}" "$@"
+out=$(mktemp)
+"$DEST/run_all.sh" "${args[@]}" "$@" | tee "$out"
+RAW=$(sed -n 's|^raw results: *||p' "$out" | tail -1)
+rm -f "$out"
+[ -n "$RAW" ] || { echo "bench_anchors: run_all.sh printed no results file" >&2; exit 1; }
+RAW=$DEST/$RAW
 
 # --- zippy against LMDB on the targets, from the raw results just written
-RAW=$(ls -t "$DEST"/results/raw-*.tsv | head -1)
 echo
 echo "### zippy vs LMDB on the targets (medians, records/s; from $(basename "$RAW"))"
 echo
@@ -120,7 +126,9 @@ awk -F'\t' '$1 == "R" && $7 > 0 && $5 > 0 { printf "%s\t%s\t%s\t%.3f\n", $2, $3,
             z = med["zippy" SUBSEP ops[i] SUBSEP n]; l = med["lmdb" SUBSEP ops[i] SUBSEP n]
             if (z == "" || l == "") continue
             printf "| %s | %s | %.0f | %.0f | %.2f | %s |\n", n, label[ops[i]], z, l, z / l, (z >= l ? "yes" : "NO")
+            rows++
         }
+        if (!rows) print "| – | (needs both zippy and lmdb in the systems) | – | – | – | – |"
     }' | sort -t'|' -k2,2n
 echo
 echo "Noise: the VM is shared; treat differences under ~30% on writes as noise unless they"

@@ -40,7 +40,7 @@
 #define AR_BOMB_RATIO 100ull           /* max declared / compressed */
 #define AR_TOTAL_MAX (1ull << 40)      /* max declared bytes of an archive */
 #define AR_TOTAL_RATIO_MIN (64ull << 20) /* whole-archive ratio check floor */
-#define AR_PROGRESS_STEP (1ull << 20)  /* pack: report at least every MiB */
+#define AR_PROGRESS_STEP (1ull << 20)  /* progress: report about every MiB */
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -782,7 +782,7 @@ typedef struct unpack_job {
     zip_t *za;
     unpack_item *items;
     size_t n;
-    uint64_t total, done;
+    uint64_t total, done, reported;
     char *tmp;        /* the temporary directory */
     char **dirs;      /* directories created under tmp (absolute) */
     size_t ndirs, capdirs;
@@ -842,7 +842,7 @@ static int unpack_validate(unpack_job *j, uint64_t archive_size) {
         zip_uint32_t attr = 0;
         if (zip_file_get_external_attributes(j->za, i, 0, &opsys, &attr) != 0)
             return entry_zip_err(j, zip_get_error(j->za), i, name);
-        if (opsys == ZIP_OPSYS_UNIX) {
+        if (opsys == ZIP_OPSYS_UNIX || opsys == ZIP_OPSYS_OS_X) {
             unsigned type = (attr >> 16) & S_IFMT;
             if (type == S_IFLNK)
                 return entry_err(j, ZIPPY_EINVAL, i, name,
@@ -1014,7 +1014,10 @@ static int extract_file(unpack_job *j, const unpack_item *it) {
             goto out;
         }
         j->done += (uint64_t)r;
-        if (j->progress) j->progress(j->progress_ctx, j->done, j->total);
+        if (j->progress && j->done - j->reported >= AR_PROGRESS_STEP) {
+            j->reported = j->done;
+            j->progress(j->progress_ctx, j->done, j->total);
+        }
     }
     if (got != it->size) {
         rc = entry_err(j, ZIPPY_ECORRUPT, it->index, it->name,
@@ -1057,6 +1060,8 @@ static int unpack_extract(unpack_job *j) {
     }
     rc = zos_fsync_dir(j->tmp);
     if (rc) return z_err_os(rc, "unpack: syncing '%s'", shown(b1, sizeof b1, j->tmp));
+    if (j->progress && j->reported != j->done)
+        j->progress(j->progress_ctx, j->done, j->total);
     return ZIPPY_OK;
 }
 

@@ -3,14 +3,14 @@
  *
  * Slot check
  * ----------
- * Every occupied slot carries a 16-bit check in the high 16 bits of its
- * second word. For a slot holding (hash, off, len, crc), let B be these
- * 22 bytes, all little-endian:
+ * (As in docs/FORMAT.md.) Every occupied slot carries a 16-bit check in
+ * the high 16 bits of its second word. For a slot holding (hash, off, len,
+ * crc), let B be these 22 bytes, all little-endian:
  *
  *     B = le64(hash) || le48(off) || le32(len) || le32(crc)
  *
- * where le48(off) is the low 6 bytes of le64(off). B is exactly the slot's
- * 24 bytes with bytes 14 and 15 (the check itself) left out. Then
+ * where le48(off) is the low 6 bytes of le64(off): B is the slot's 24
+ * bytes with bytes 14 and 15 (the check itself) left out. Then
  *
  *     check = z_hash64(B, 22) & 0xffff     (XXH3-64, seed 0, low 16 bits)
  *     slot bytes 8..15 = le64(off | (uint64_t)check << 48)
@@ -48,22 +48,28 @@ typedef unsigned long long ull;
 /* Slots                                                               */
 /* ------------------------------------------------------------------ */
 
-/* The check of the slot at s (bytes 14..15 are ignored). */
-static inline uint16_t slot_check(const unsigned char *s) {
-    unsigned char b[22];
-    memcpy(b, s, 14);
-    memcpy(b + 14, s + 16, 8);
-    return (uint16_t)XXH3_64bits(b, sizeof b);
+/* The check of a slot whose words are w0 = hash, w1 = offset (check bits
+ * cleared) and w2 = len | crc << 32. */
+static inline uint16_t slot_check(uint64_t w0, uint64_t w1, uint64_t w2) {
+    unsigned char b[24];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(b, &w0, 8); /* whole-word stores: cheaper for XXH3 to reload */
+    memcpy(b + 8, &w1, 6);
+    memcpy(b + 14, &w2, 8);
+#else
+    z_put_le64(b, w0);
+    z_put_le64(b + 8, w1); /* bytes 14..15 are overwritten next */
+    z_put_le64(b + 14, w2);
+#endif
+    return (uint16_t)XXH3_64bits(b, 22);
 }
 
 static inline void slot_store(unsigned char *s, const zi_entry *e) {
+    uint64_t w2 = (uint64_t)e->len | (uint64_t)e->crc << 32;
+    uint16_t c = slot_check(e->hash, e->off, w2);
     z_put_le64(s, e->hash);
-    z_put_le64(s + 8, e->off);
-    z_put_le32(s + 16, e->len);
-    z_put_le32(s + 20, e->crc);
-    uint16_t c = slot_check(s);
-    s[14] = (unsigned char)c;
-    s[15] = (unsigned char)(c >> 8);
+    z_put_le64(s + 8, e->off | (uint64_t)c << 48);
+    z_put_le64(s + 16, w2);
 }
 
 uint64_t zi_hash(const char *id, size_t idlen) {
@@ -221,17 +227,17 @@ static inline int read_slot(const zi_index *ix, uint64_t i, zi_entry *e) {
     const unsigned char *s = ix->slots + i * ZI_SLOT_SIZE;
     uint64_t h = z_le64(s);
     uint64_t w = z_le64(s + 8);
+    uint64_t w2 = z_le64(s + 16);
     if (h == 0) {
-        if (w | z_le64(s + 16))
-            return bad_slot(ix, i, "is marked empty but is not zeroed");
+        if (w | w2) return bad_slot(ix, i, "is marked empty but is not zeroed");
         return 0;
     }
-    if ((uint16_t)(w >> 48) != slot_check(s))
+    if ((uint16_t)(w >> 48) != slot_check(h, w & OFF_MASK, w2))
         return bad_slot(ix, i, "fails its check");
     e->hash = h;
     e->off = w & OFF_MASK;
-    e->len = z_le32(s + 16);
-    e->crc = z_le32(s + 20);
+    e->len = (uint32_t)w2;
+    e->crc = (uint32_t)(w2 >> 32);
     return 1;
 }
 
@@ -250,23 +256,22 @@ int zi_probe_next(const zi_index *ix, zi_probe *p, zi_entry *e,
     while (p->steps < n) {
         const uint64_t i = p->pos;
         const unsigned char *s = ix->slots + i * ZI_SLOT_SIZE;
-        const uint64_t h = z_le64(s);
+        const uint64_t h = z_le64(s), w = z_le64(s + 8), w2 = z_le64(s + 16);
         p->pos = (i + 1) & ix->mask;
         p->steps++;
         if (h == 0) {
             p->steps = n; /* the chain ends here */
-            if (z_le64(s + 8) | z_le64(s + 16))
+            if (w | w2)
                 return bad_slot(ix, i, "is marked empty but is not zeroed");
             return 0;
         }
-        const uint64_t w = z_le64(s + 8);
-        if ((uint16_t)(w >> 48) != slot_check(s))
+        if ((uint16_t)(w >> 48) != slot_check(h, w & OFF_MASK, w2))
             return bad_slot(ix, i, "fails its check");
         if (h == p->hash) {
             e->hash = h;
             e->off = w & OFF_MASK;
-            e->len = z_le32(s + 16);
-            e->crc = z_le32(s + 20);
+            e->len = (uint32_t)w2;
+            e->crc = (uint32_t)(w2 >> 32);
             if (slot) *slot = i;
             return 1;
         }
@@ -526,23 +531,19 @@ static int dup_entry(const zi_entry *e) {
                  (ull)e->hash, (ull)e->off);
 }
 
-/* Duplicate (hash, offset) pairs: within each run of keys with one home. */
-static int check_dups(const zi_builder *b, const layout *L) {
+/* Duplicate (hash, offset) pairs lie in one run of keys with one home.
+ * Runs of up to SMALL_GROUP keys are checked pairwise while emitting (the
+ * entries are in cache then); longer ones, rare unless hashes collide on
+ * purpose, are sorted here. */
+#define SMALL_GROUP 32
+
+static int check_big_groups(const zi_builder *b, const layout *L) {
     const size_t n = b->n;
     for (size_t g = 0, end; g < n; g = end) {
         uint64_t home = L->keys[g] >> 32;
         for (end = g + 1; end < n && L->keys[end] >> 32 == home; end++) {}
         size_t m = end - g;
-        if (m < 2) continue;
-        if (m <= 32) {
-            for (size_t i = g; i < end; i++)
-                for (size_t j = i + 1; j < end; j++) {
-                    const zi_entry *x = &b->v[(uint32_t)L->keys[i]];
-                    const zi_entry *y = &b->v[(uint32_t)L->keys[j]];
-                    if (x->hash == y->hash && x->off == y->off) return dup_entry(x);
-                }
-            continue;
-        }
+        if (m <= SMALL_GROUP) continue;
         hpair *v = z_malloc(m * sizeof *v);
         if (!v) return z_err_nomem();
         for (size_t i = 0; i < m; i++) {
@@ -590,7 +591,7 @@ static int plan(const zi_builder *b, layout *L) {
     if (nslots > (SIZE_MAX - ZI_HEADER_SIZE) / ZI_SLOT_SIZE)
         return z_err(ZIPPY_ETOOBIG, "index: too many entries");
     int rc = sort_keys(b, L, lg);
-    if (!rc) rc = check_dups(b, L);
+    if (!rc) rc = check_big_groups(b, L);
     if (rc) {
         z_free(L->keys);
         L->keys = NULL;
@@ -614,6 +615,7 @@ typedef struct emitter {
     unsigned char *buf; /* ZI_HEADER_SIZE + EMIT_SLOTS * ZI_SLOT_SIZE */
     size_t used;        /* bytes in buf */
     size_t hashed_from; /* first byte of buf that is slot data */
+    int zerr;           /* a ZIPPY_E* error (message set), not an errno */
     XXH3_state_t st;
 } emitter;
 
@@ -657,19 +659,45 @@ static int emit_table(const zi_builder *b, const layout *L, emitter *em,
     const uint64_t *keys = L->keys;
     int rc;
     XXH3_64bits_reset(&em->st);
+    em->zerr = 0;
     memset(em->buf, 0, ZI_HEADER_SIZE); /* the header is written last */
     em->used = em->hashed_from = ZI_HEADER_SIZE;
-    for (size_t i = n - w; i < n; i++)
-        if ((rc = emit_slot(em, &b->v[(uint32_t)keys[i]]))) return rc;
+    for (size_t i = n - w; i < n; i++) {
+        const zi_entry *e = &b->v[(uint32_t)keys[i]];
+        /* Its run of equal homes may begin before the wrap: look back
+         * over all of it (runs longer than SMALL_GROUP were checked). */
+        for (size_t j = i; j-- > 0 && keys[j] >> 32 == keys[i] >> 32 &&
+                           i - j < SMALL_GROUP;) {
+            const zi_entry *x = &b->v[(uint32_t)keys[j]];
+            if (x->hash == e->hash && x->off == e->off) {
+                em->zerr = dup_entry(e);
+                return -1;
+            }
+        }
+        if ((rc = emit_slot(em, e))) return rc;
+    }
     uint64_t next = w;
+    size_t group = 0; /* first key of the current run of equal homes */
     for (size_t i = 0; i < n - w; i++) {
         if (i + 16 < n) __builtin_prefetch(&b->v[(uint32_t)keys[i + 16]]);
         uint64_t home = keys[i] >> 32;
+        const zi_entry *e = &b->v[(uint32_t)keys[i]];
+        if (i == 0 || home != keys[i - 1] >> 32) {
+            group = i;
+        } else if (i - group < SMALL_GROUP) {
+            for (size_t j = group; j < i; j++) {
+                const zi_entry *x = &b->v[(uint32_t)keys[j]];
+                if (x->hash == e->hash && x->off == e->off) {
+                    em->zerr = dup_entry(e);
+                    return -1;
+                }
+            }
+        }
         if (home > next) {
             if ((rc = emit_zeros(em, home - next))) return rc;
             next = home;
         }
-        if ((rc = emit_slot(em, &b->v[(uint32_t)keys[i]]))) return rc;
+        if ((rc = emit_slot(em, e))) return rc;
         next++;
     }
     if ((rc = emit_zeros(em, L->nslots - next))) return rc;
@@ -732,6 +760,14 @@ int zi_builder_write(zi_builder *b, const char *path, uint64_t covered) {
             what = "cannot close";
             rc = crc;
         }
+    }
+    if (rc && em.zerr) {
+        zos_unlink(tmp);
+        z_free(tmp);
+        z_free(buf);
+        z_free(L.keys);
+        z_err_prefix("index %s", path);
+        return em.zerr;
     }
     if (rc) goto fail_unlink;
     rc = zos_rename(tmp, path);

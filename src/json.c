@@ -10,10 +10,17 @@
  *  - zj_parse builds the children of open containers on a reusable value
  *    stack (kept in the doc across resets) and copies them into the arena in
  *    one block when the container closes. Nothing is malloc'ed per value.
- *  - Strings are scanned 16 bytes at a time (SSE2) for '"', '\\', control
- *    bytes and non-ASCII bytes; only the last two kinds need a closer look
- *    (escapes, UTF-8 validation). A SWAR 8-byte scan covers the tail and
- *    non-SSE2 builds.
+ *  - Strings: one pass of 16-byte SSE2 compares builds bitmaps of quotes
+ *    and of "special" bytes ('\\', control, non-ASCII) over a window of up
+ *    to 2 KB (a whole small document). A cursor then walks the quote bits
+ *    in order, so finding the end of the next string costs a blsr/tzcnt on
+ *    a register instead of a load/compare chain that depends on where the
+ *    previous token ended; the parser only checks that the cursor agrees
+ *    with its position. Strings with escapes, non-ASCII bytes, or that are
+ *    long or cross the window take a validating slow path, after which the
+ *    cursor is resynchronised. Portable scalar code replaces SSE2 when
+ *    __SSE2__ is not defined.
+ *  - Copies of input to output (minifier) are done in runs with memcpy.
  *  - zj_parse and the minifier share the scanning helpers and report the
  *    same error (message and offset) for the same input.
  */
@@ -600,6 +607,19 @@ static ALWAYS_INLINE int is_ws(unsigned char c) {
 }
 
 static NOINLINE const char *skip_ws_slow(const char *p, const char *e) {
+#ifdef __SSE2__
+    /* indentation runs: 16 bytes at a time */
+    const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n');
+    const __m128i cr = _mm_set1_epi8('\r'), tb = _mm_set1_epi8('\t');
+    while (e - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, sp), _mm_cmpeq_epi8(x, nl)),
+                                  _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, tb)));
+        unsigned other = ~(unsigned)_mm_movemask_epi8(ws) & 0xFFFFu;
+        if (other) return p + __builtin_ctz(other);
+        p += 16;
+    }
+#endif
     while (p < e && is_ws((unsigned char)*p)) p++;
     return p;
 }
@@ -673,6 +693,50 @@ static size_t decode_str(char *dst, size_t cap, const char *p, const char *e) {
     return len;
 }
 
+/* Decodes the validated string body [p, e) into dst, which has room for
+ * e - p bytes (decoding never grows a string). Returns the length. */
+static size_t decode_into(char *dst, const char *p, const char *e) {
+    char *o = dst;
+    for (;;) {
+        /* copy up to the next backslash, 8 bytes at a time */
+        while (e - p >= 8) {
+            uint64_t x = load64(p), b = x ^ (ONES * '\\');
+            uint64_t t = (b - ONES) & ~b & HIGHS;
+            memcpy(o, &x, 8); /* room: o trails p by the bytes saved */
+            if (t) {
+                size_t k = (size_t)__builtin_ctzll(t) >> 3;
+                o += k;
+                p += k;
+                goto escape;
+            }
+            o += 8;
+            p += 8;
+        }
+        while (p < e && *p != '\\') *o++ = *p++;
+        if (p >= e) return (size_t)(o - dst);
+    escape:
+        switch (p[1]) {
+        case 'b': *o++ = '\b'; p += 2; break;
+        case 'f': *o++ = '\f'; p += 2; break;
+        case 'n': *o++ = '\n'; p += 2; break;
+        case 'r': *o++ = '\r'; p += 2; break;
+        case 't': *o++ = '\t'; p += 2; break;
+        case 'u': {
+            unsigned long cp = (unsigned long)hex4(p + 2);
+            p += 6;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                unsigned long lo = (unsigned long)hex4(p + 2);
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            }
+            put_utf8(&o, cp);
+            break;
+        }
+        default: *o++ = p[1]; p += 2; break; /* " \ / */
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Parser                                                              */
 /* ------------------------------------------------------------------ */
@@ -705,7 +769,7 @@ static NOINLINE int set_escaped(zj_doc *d, zj_val *v, const char *p,
         se->msg = NULL;
         return -1;
     }
-    size_t dl = decode_str(dst, len, p + 1, q);
+    size_t dl = decode_into(dst, p + 1, q);
     d->cur = dst + dl; /* give back what decoding did not use */
     v->len = (uint32_t)dl;
     v->u.str = dst;
@@ -829,6 +893,7 @@ int zj_parse(zj_doc *d, const char *s, size_t n, zj_val **out, zj_error *err) {
         s = "";
     }
     const char *p = s, *const e = s + n;
+    if (UNLIKELY(!d->stk) && grow_stack(d)) goto nomem;
     zj_val *sp = d->stk, *sp_end = d->stk + d->stk_cap; /* value stack */
     size_t fstart[ZJ_MAX_DEPTH];
     unsigned char fobj[ZJ_MAX_DEPTH];

@@ -148,6 +148,10 @@ static int trees_equal(const char *a, const char *b, int skip_like_pack) {
     static char na[64][256], nb[64][256];
     int ca = names_of(a, na, 64, skip_like_pack ? a : NULL);
     int cb = names_of(b, nb, 64, NULL);
+    if (ca > 64 || cb > 64) {
+        printf("  trees_equal: more than 64 entries in %s\n", a);
+        return 0;
+    }
     if (ca != cb || ca < 0) {
         printf("  tree diff: %s has %d entries, %s has %d\n", a, ca, b, cb);
         return 0;

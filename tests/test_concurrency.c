@@ -79,7 +79,12 @@ static pid_t fork_child(int (*fn)(void *), void *arg) {
 }
 static int wait_child(pid_t p) {
     int st = 0;
-    if (waitpid(p, &st, 0) != p) return -1;
+    pid_t w;
+    while ((w = waitpid(p, &st, 0)) < 0 && errno == EINTR) {}
+    if (w != p) {
+        printf("# waitpid(%d) in pid %d: %s\n", (int)p, (int)getpid(), strerror(errno));
+        return -1;
+    }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 

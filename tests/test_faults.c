@@ -190,6 +190,7 @@ typedef struct result {
     int nfail;          /* calls that returned an error */
     int nproblems;
     int took_effect;    /* failed writes visible afterwards (allowed) */
+    int dead;           /* handles left unusable by a failed compact/reindex */
     int lost, garbled, bad_reopens; /* found by the reopens */
     unsigned left_before, left_after; /* temp files (bit sets) */
     char first_call[400];
@@ -211,6 +212,7 @@ typedef struct scen {
     zippy_root *root;
     zippy_coll *c;
     int cleared;
+    int dead; /* the handle refuses every call (fail-stop) */
     int64_t *cur, *acked; /* the handle's state; the durable state */
     pend *pend;           /* writes since the last acknowledgement */
     size_t npend, cappend;
@@ -274,11 +276,36 @@ static int64_t handle_state(scen *S, unsigned id, zippy_buf *b) {
     return decode_doc(b->ptr, b->len, id);
 }
 
-/* After a failed call: the handle must show exactly the model. */
-static void check_handle(scen *S, const char *after) {
+/* After a failed call: the handle must show exactly the model, or, where
+ * may_die allows it (a failed compact or reindex), refuse every call with
+ * ZIPPY_EIO until it is closed (fail-stop; the store is then reopened). A
+ * failed put or flush must leave the handle usable: its buffered writes
+ * can only be saved by a retried flush. */
+static void check_handle(scen *S, const char *after, int may_die) {
     if (!S->c) return;
     zippy_buf b = ZIPPY_BUF_INIT;
     uint64_t present = 0, count = 0;
+    char s[16];
+    int k = idstr(s, 0);
+    int rc = zippy_get(S->c, s, (size_t)k, 0, &b);
+    if (rc == ZIPPY_EIO) {
+        if (!may_die)
+            problem(S, "after the failed %s the handle refuses reads (%s): its buffered writes cannot be retried",
+                    after, zippy_errmsg());
+        S->dead = 1;
+        S->res.dead++;
+        for (unsigned id = 0; id < POOL; id++) {
+            k = idstr(s, id);
+            if ((rc = zippy_get(S->c, s, (size_t)k, 0, &b)) != ZIPPY_EIO) {
+                problem(S, "after the failed %s the handle refuses x0000 but get %s returns %d", after, s, rc);
+                break;
+            }
+        }
+        if ((rc = zippy_count(S->c, &count)) != ZIPPY_EIO)
+            problem(S, "after the failed %s the handle refuses reads but count returns %d", after, rc);
+        zippy_buf_free(&b);
+        return;
+    }
     for (unsigned id = 0; id < POOL; id++) {
         int64_t v = handle_state(S, id, &b);
         if (v == -3) break;
@@ -291,7 +318,7 @@ static void check_handle(scen *S, const char *after) {
         }
         present += v != ABSENT;
     }
-    int rc = zippy_count(S->c, &count);
+    rc = zippy_count(S->c, &count);
     if (rc || count != present)
         problem(S, "after the failed %s the handle counts %llu documents (rc %d), it shows %llu", after,
                 (unsigned long long)count, rc, (unsigned long long)present);
@@ -322,13 +349,14 @@ static void call_failed(scen *S, const char *what, int rc) {
 }
 
 /* After a failed call (and the resync of what it touched): check the
- * handle, then with POL_RETRY clear the fault and retry the flush. */
-static void after_failure(scen *S, const char *what) {
-    check_handle(S, what);
+ * handle, then with POL_RETRY clear the fault and retry the flush (unless
+ * the handle is dead). */
+static void after_failure(scen *S, const char *what, int may_die) {
+    check_handle(S, what, may_die);
     if (S->policy == POL_RETRY && !S->cleared) {
         zos_fault_clear();
         S->cleared = 1;
-        if (S->c) {
+        if (S->c && !S->dead) {
             int rc = zippy_coll_flush(S->c);
             if (rc) problem(S, "flush retried after the failed %s (fault cleared): rc %d: %s", what, rc, zippy_errmsg());
             else ack(S);
@@ -355,7 +383,7 @@ static void op_open(scen *S) {
 }
 
 static void op_put(scen *S, unsigned id, int cls) {
-    if (!S->c) return;
+    if (!S->c || S->dead) return;
     char s[16], what[64];
     int k = idstr(s, id);
     int64_t v = new_version(S, cls);
@@ -374,11 +402,11 @@ static void op_put(scen *S, unsigned id, int cls) {
         S->res.took_effect++;
     }
     zippy_buf_free(&b);
-    after_failure(S, what);
+    after_failure(S, what, 0);
 }
 
 static void op_del(scen *S, unsigned id) {
-    if (!S->c || S->cur[id] == ABSENT) return;
+    if (!S->c || S->dead || S->cur[id] == ABSENT) return;
     char s[16], what[64];
     int k = idstr(s, id);
     int rc = zippy_delete(S->c, s, (size_t)k);
@@ -395,12 +423,12 @@ static void op_del(scen *S, unsigned id) {
         S->res.took_effect++;
     }
     zippy_buf_free(&b);
-    after_failure(S, what);
+    after_failure(S, what, 0);
 }
 
 /* put_jsonl of n lines (ids[i], class cls); with_ids: ids as an array. */
 static void op_jsonl(scen *S, const unsigned *ids, size_t n, int cls, int with_ids) {
-    if (!S->c) return;
+    if (!S->c || S->dead) return;
     size_t cap = n * 40000 + 64, len = 0;
     char *data = malloc(cap);
     const char **idv = calloc(n, sizeof *idv);
@@ -433,7 +461,7 @@ static void op_jsonl(scen *S, const unsigned *ids, size_t n, int cls, int with_i
     if (rc) {
         call_failed(S, "put_jsonl", rc);
         if (written >= n) problem(S, "put_jsonl failed (rc %d) but reports all %zu lines written", rc, n);
-        after_failure(S, "put_jsonl");
+        after_failure(S, "put_jsonl", 0);
     } else if (written != n) {
         problem(S, "put_jsonl succeeded but wrote %llu of %zu lines", (unsigned long long)written, n);
     }
@@ -445,34 +473,37 @@ static void op_jsonl(scen *S, const unsigned *ids, size_t n, int cls, int with_i
 }
 
 static void op_flush(scen *S) {
-    if (!S->c) return;
+    if (!S->c || S->dead) return;
     int rc = zippy_coll_flush(S->c);
     if (!rc) {
         ack(S);
         return;
     }
     call_failed(S, "flush", rc);
-    after_failure(S, "flush");
+    after_failure(S, "flush", 0);
 }
 
 static void op_compact(scen *S) {
-    if (!S->c) return;
+    if (!S->c || S->dead) return;
     int rc = zippy_coll_compact(S->c);
     if (!rc) return;
     call_failed(S, "compact", rc);
-    after_failure(S, "compact");
+    after_failure(S, "compact", 1);
 }
 
 static void op_reindex(scen *S) {
-    if (!S->c) return;
+    if (!S->c || S->dead) return;
     int rc = zippy_coll_reindex(S->c);
     if (!rc) return;
     call_failed(S, "reindex", rc);
-    after_failure(S, "reindex");
+    after_failure(S, "reindex", 1);
 }
 
 static void op_close(scen *S) {
-    if (S->c) {
+    if (S->c && S->dead) {
+        (void)zippy_coll_close(S->c); /* the store is reopened next */
+        S->c = NULL;
+    } else if (S->c) {
         int rc = zippy_coll_close(S->c);
         S->c = NULL;
         if (!rc) ack(S);
@@ -831,7 +862,7 @@ static unsigned long next_n(unsigned long n) {
  * longer fires. Prints PASS or FAIL with the first problems. */
 static void run_cell(const char *name, zos_op op, int err, unsigned flags, int policy, int seq, int empty,
                      unsigned long max_n) {
-    unsigned long n, scen_n = 0, fired = 0, calls = 0, bad = 0, effect = 0;
+    unsigned long n, scen_n = 0, fired = 0, calls = 0, bad = 0, effect = 0, dead = 0;
     unsigned before = 0;
     char details[3][1600];
     unsigned long details_n[3];
@@ -844,6 +875,7 @@ static void run_cell(const char *name, zos_op op, int err, unsigned flags, int p
         calls += (unsigned long)r.nfail;
         g_failed_calls += (unsigned)r.nfail;
         effect += (unsigned long)r.took_effect;
+        dead += r.dead > 0;
         before |= r.left_before;
         for (size_t i = 0; i < NTEMP; i++) {
             if (r.left_before & (1u << i)) g_left_before[i]++;
@@ -892,6 +924,10 @@ static void run_cell(const char *name, zos_op op, int err, unsigned flags, int p
         t_passed_count++;
         char extra[300] = "";
         if (effect) snprintf(extra, sizeof extra, ", %lu failed writes took effect", effect);
+        if (dead) {
+            size_t l = strlen(extra);
+            snprintf(extra + l, sizeof extra - l, ", handle left unusable (fail-stop) %lu times", dead);
+        }
         if (lb[0]) {
             size_t l = strlen(extra);
             snprintf(extra + l, sizeof extra - l, "; failures left %s until the reopen", lb);
@@ -932,9 +968,13 @@ int main(void) {
     (void)t_cur_failed;
     init_noise();
     /* The faults are simulated, so the store's file system need not be
-     * durable: without TMPDIR use /dev/shm (fsync there costs nothing). */
+     * durable: use /dev/shm, where fsync costs nothing (hundreds of
+     * scenarios, each with dozens of fsyncs, take minutes on a disk).
+     * ZIPPY_FAULTS_TMPDIR picks another place. */
     struct stat shm;
-    if (!getenv("TMPDIR") && stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode) && access("/dev/shm", W_OK) == 0)
+    if ((e = getenv("ZIPPY_FAULTS_TMPDIR")) && *e)
+        setenv("TMPDIR", e, 1);
+    else if (stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode) && access("/dev/shm", W_OK) == 0)
         setenv("TMPDIR", "/dev/shm", 1);
     char *base = g_base = t_tmpdir();
     size_t bl = strlen(base) + 16;

@@ -704,7 +704,7 @@ TEST(test_long_docs) {
         zb_putc(&in, '[');
         ns = 0;
         for (int i = 0; i < 400; i++) {
-            size_t len = (size_t)(i < 300 ? i : rnd(3000));
+            size_t len = i < 300 ? (size_t)i : (size_t)rnd(3000);
             char *raw = malloc(len * 6 + 8), *dec = malloc(len * 4 + 8);
             size_t rl = 0, dl = 0;
             for (size_t k = 0; k < len; k++) {
