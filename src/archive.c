@@ -467,11 +467,12 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 /* Files that are never packed: leftovers of interrupted atomic writes
- * (*.tmp), and in meta/ the writer lock file and the engine's compaction
+ * (*.tmp), the root's .zds.lock, and in meta/ the writer lock file and the engine's compaction
  * output (*.compact, removed by the engine when a writer opens). */
 static int pack_skip(const char *dir_name, const char *name) {
     if (ends_with(name, ".tmp")) return 1;
-    if (!dir_name || strcmp(dir_name, "meta") != 0) return 0;
+    if (!dir_name) return strcmp(name, ".zds.lock") == 0; /* root lock file */
+    if (strcmp(dir_name, "meta") != 0) return 0;
     return strcmp(name, "lock") == 0 || ends_with(name, ".compact");
 }
 

@@ -422,8 +422,8 @@ int zi_verify(const zi_index *ix) {
  *  3. emit slots 0..w-1 (the wrapped entries), then the walk, zeros in the
  *     gaps, hashing the slot array as it goes; the header goes last, with
  *     a pwrite at offset 0.
- * Entries with equal (hash, offset) share a home, so step 1 also puts
- * duplicates next to each other. */
+ * Entries with equal (hash, offset) share a home, so after step 1 any
+ * duplicates sit in one run of keys with equal homes. */
 struct zi_builder {
     zi_entry *v;
     size_t n, cap;
