@@ -301,7 +301,9 @@ static int line_id(const zengine *e, const char *line, size_t len, zj_doc *doc,
     if (!e->legacy || !doc) return ZIPPY_ECORRUPT;
     zj_val *v;
     zj_doc_reset(doc);
-    if (zj_parse(doc, line, len, &v, NULL) || v->type != ZJ_OBJECT) return ZIPPY_ECORRUPT;
+    int rc = zj_parse(doc, line, len, &v, NULL);
+    if (rc == ZIPPY_ENOMEM) return z_err_nomem();
+    if (rc || v->type != ZJ_OBJECT) return ZIPPY_ECORRUPT;
     const zj_val *idv = zj_get(v, "_id", 3);
     if (!idv || idv->type != ZJ_STRING) return ZIPPY_ECORRUPT;
     *id = idv->u.str;
@@ -532,11 +534,15 @@ cleanup:
 static int take_line(zengine *e, zj_doc *doc, const char *line, size_t len, uint64_t off, int note) {
     const char *id;
     size_t idlen;
-    int tomb;
-    if (len > ZIPPY_DOC_MAX + 512 || line_id(e, line, len, doc, &id, &idlen, &tomb) ||
-        zippy_id_valid(id, idlen) || zj_validate(line, len, NULL))
+    int tomb, rc = ZIPPY_ECORRUPT;
+    /* Only a line that is really invalid may be called so: an allocation
+     * failure must never make a writer cut the log. */
+    if (len > ZIPPY_DOC_MAX + 512 || (rc = line_id(e, line, len, doc, &id, &idlen, &tomb)) ||
+        (rc = zippy_id_valid(id, idlen) ? ZIPPY_ECORRUPT : ZIPPY_OK) || (rc = zj_validate(line, len, NULL))) {
+        if (rc == ZIPPY_ENOMEM) return z_err_nomem();
         return z_err(ZIPPY_ECORRUPT, "collection %s: invalid line at byte offset %llu of %s", e->name,
                      (unsigned long long)off, e->data_path);
+    }
     if (!note) return ZIPPY_OK;
     return note_write(e, zi_hash(id, idlen), id, idlen, tomb, off, (uint32_t)len,
                       tomb ? 0 : z_checksum32(line, len));
@@ -565,7 +571,9 @@ static int catch_up(zengine *e, uint64_t from, uint64_t *good_end, zippy_progres
                 const char *qp = e->map + q;
                 const char *qn = memchr(qp, '\n', (size_t)(end - q));
                 if (!qn) break;
-                if (take_line(e, doc, qp, (size_t)(qn - qp), q, 0) == ZIPPY_OK) { later_valid = 1; break; }
+                int k = take_line(e, doc, qp, (size_t)(qn - qp), q, 0);
+                if (k == ZIPPY_ENOMEM) { rc = k; goto cleanup; }
+                if (k == ZIPPY_OK) { later_valid = 1; break; }
                 q += (uint64_t)(qn - qp) + 1;
             }
             if (later_valid) {
@@ -586,6 +594,9 @@ cleanup:
     return rc;
 }
 
+static int check_legacy_line_id(const zengine *e, const char *line, size_t len, const char *id, size_t idlen,
+                                uint64_t off);
+
 /* ZDS 0.1.x index: the entries decide which lines are live. */
 static int load_legacy_index(zengine *e, const zl_list *l) {
     for (size_t i = 0; i < l->n; i++) {
@@ -597,7 +608,9 @@ static int load_legacy_index(zengine *e, const zl_list *l) {
                          e->name, x->id, (unsigned long long)x->off, x->len, e->data_path);
         if (zippy_id_valid(x->id, idlen)) return ZIPPY_ECORRUPT;
         const char *line = e->map + x->off;
-        int rc = note_write(e, zi_hash(x->id, idlen), x->id, idlen, 0, x->off, x->len - 1,
+        int rc = check_legacy_line_id(e, line, x->len - 1, x->id, idlen, x->off);
+        if (rc) return rc;
+        rc = note_write(e, zi_hash(x->id, idlen), x->id, idlen, 0, x->off, x->len - 1,
                             z_checksum32(line, x->len - 1));
         if (rc) return rc;
     }
@@ -746,10 +759,21 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
         size_t len = 0;
         r = zos_read_file(e->index_path, &ixbuf, &len, (size_t)1 << 34);
         e->legacy = 1;
-        if (r == 0 && len > 0 && (rc = zl_parse(ixbuf, len, &ll)) == ZIPPY_OK && ll.n > 0) {
+        if (r == 0 && len > 0) {
+            /* A ZDS 0.1.x index decides which documents are live; one we
+             * cannot read must not be guessed around (deleted documents
+             * would come back). */
+            if ((rc = zl_parse(ixbuf, len, &ll)) == ZIPPY_ENOMEM) goto cleanup;
+            if (rc) {
+                char msg[1024];
+                snprintf(msg, sizeof msg, "%s", zippy_errmsg());
+                rc = z_err(ZIPPY_ECORRUPT, "collection %s: the ZDS index %s cannot be read (%s); refusing to guess "
+                           "which documents are deleted", e->name, e->index_path, msg);
+                goto cleanup;
+            }
             if ((rc = load_legacy_index(e, &ll))) goto cleanup;
         } else {
-            if (rc == ZIPPY_ECORRUPT) goto cleanup;
+            if (r && r != -ENOENT) { rc = z_err_os(r, "collection %s: cannot read %s", e->name, e->index_path); goto cleanup; }
             rebuilt = 1;
             if ((rc = rebuild_from_log(e, &good_end, prog, pctx))) goto cleanup;
         }
@@ -767,10 +791,16 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
     }
     e->synced = e->data_size;
     if (writable) {
-        if (e->legacy) {
+        if (e->data_size == 0 && !ours) {
+            /* A new collection (or an empty old one): nothing to index yet;
+             * the manifest marks it as ours. */
+            e->legacy = 0;
+            if ((rc = manifest_write(e)) || (rc = ze_update_root_manifest(e->root_path, e->name, 0, 0)))
+                goto cleanup;
+        } else if (e->legacy) {
             /* Convert ZDS 0.1.x to our format: canonical lines + index. */
             if ((rc = compact_locked(e, prog, pctx))) goto cleanup;
-        } else if (rebuilt || !ours) {
+        } else if ((rebuilt && e->data_size > 0) || !ours) {
             if ((rc = checkpoint(e))) goto cleanup;
         }
         char tmp[4200];
@@ -797,8 +827,9 @@ static int checkpoint(zengine *e) {
     uint8_t *superseded = NULL;
     if (e->broken) return z_err(ZIPPY_EIO, "collection %s: not checkpointed after an earlier failure", e->name);
     if ((rc = write_out(e))) return rc;
-    if (e->synced < e->data_size) {
-        /* The index must never claim bytes the disk may not have. */
+    if (e->synced < e->data_size && e->sync_mode != ZIPPY_SYNC_NONE) {
+        /* The index must never claim bytes the disk may not have (with
+         * sync mode none the caller gave that guarantee up). */
         if ((r = zos_fdatasync(e->data_fd)))
             return z_err_os(r, "collection %s: cannot sync %s", e->name, e->data_path);
         e->synced = e->data_size;
@@ -856,12 +887,16 @@ cleanup:
 static int canonical_line(const zengine *e, const char *line, size_t len, zj_doc *doc, zippy_buf *out) {
     const char *id;
     size_t idlen, rest;
-    if (zj_line_id(line, len, &id, &idlen, &rest)) return zb_append(out, line, len);
+    if (!e->legacy && zj_line_id(line, len, &id, &idlen, &rest)) return zb_append(out, line, len);
     zj_val *v;
     zj_doc_reset(doc);
-    if (zj_parse(doc, line, len, &v, NULL) || v->type != ZJ_OBJECT)
+    int prc = zj_parse(doc, line, len, &v, NULL);
+    if (prc == ZIPPY_ENOMEM) return z_err_nomem();
+    if (prc || v->type != ZJ_OBJECT)
         return z_err(ZIPPY_ECORRUPT, "collection %s: unparsable line in %s", e->name, e->data_path);
     const zj_val *idv = zj_get(v, "_id", 3);
+    if (!idv || idv->type != ZJ_STRING)
+        return z_err(ZIPPY_ECORRUPT, "collection %s: a line of %s has no string \"_id\"", e->name, e->data_path);
     int rc = zb_append(out, "{\"_id\":", 7);
     if (!rc) rc = zj_write_string(out, idv->u.str, idv->len);
     for (uint32_t i = 0; !rc && i < v->len; i++) {
@@ -900,7 +935,15 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
         size_t idlen;
         int tomb;
         loc l;
-        if (line_id(e, p, len, doc, &id, &idlen, &tomb) == ZIPPY_OK && !tomb) {
+        rc = line_id(e, p, len, doc, &id, &idlen, &tomb);
+        if (rc == ZIPPY_ENOMEM) goto cleanup;
+        if (rc) {
+            /* Never drop what cannot be read: stop, changing nothing. */
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: invalid line at byte offset %llu of %s; compaction stopped, "
+                       "nothing changed (run verify)", e->name, (unsigned long long)pos, e->data_path);
+            goto cleanup;
+        }
+        if (!tomb) {
             char idcopy[ZIPPY_ID_MAX + 1];
             if (idlen > ZIPPY_ID_MAX) goto next;
             memcpy(idcopy, id, idlen);
@@ -1138,20 +1181,29 @@ void ze_release(zengine *e) {
         pthread_mutex_unlock(&g_reg_mu);
         return;
     }
+    /* Flush and release the writer lock while still registered, so that a
+     * concurrent open in this process waits instead of finding the lock
+     * file held by the dying engine. */
+    if (e->writable) (void)ze_flush(e, 1);
+    engine_unload(e);
     for (zengine **pp = &g_engines; *pp; pp = &(*pp)->next)
         if (*pp == e) { *pp = e->next; break; }
     pthread_mutex_unlock(&g_reg_mu);
-    if (e->writable) (void)ze_flush(e, 1);
     engine_free(e);
 }
 
 /* Checkpoint when the unindexed part has grown past 1/8 of the indexed
  * one (so catch-up at open stays a small fraction of a rebuild), or past
  * a million changes. */
+/* 1 if the index file does not reflect the whole log. */
+static int index_stale(const zengine *e) {
+    uint64_t covered = e->base ? zi_covered(e->base) : 0;
+    return e->ov.n != 0 || covered != log_end(e);
+}
+
 static int want_checkpoint(const zengine *e) {
     uint64_t base = e->base ? zi_count(e->base) : 0;
-    uint64_t covered = e->base ? zi_covered(e->base) : 0;
-    if (e->ov.n == 0 && covered == log_end(e)) return 0;
+    if (!index_stale(e)) return 0;
     return e->ov.n * 8 >= base || e->ov.n >= (1u << 20) || !e->base;
 }
 
@@ -1163,7 +1215,7 @@ int ze_flush(zengine *e, int force_checkpoint) {
     rc = write_out(e);
     uint64_t target = e->data_size;
     int fd = e->data_fd;
-    int ck = !rc && (force_checkpoint || want_checkpoint(e));
+    int ck = !rc && (force_checkpoint ? index_stale(e) : want_checkpoint(e));
     pthread_rwlock_unlock(&e->rw);
     if (!rc && e->sync_mode != ZIPPY_SYNC_NONE && e->synced < target) {
         if ((r = zos_fdatasync(fd)))
@@ -1421,24 +1473,50 @@ int zippy_delete(zippy_coll *c, const char *id, size_t idlen) {
 }
 
 /* Writes the document of a verified line to out. */
-static int emit_doc(const zengine *e, const char *line, size_t len, unsigned flags, zippy_buf *out) {
+/* Document of a canonical line (ours): the line itself, or "{" + what
+ * follows the _id member. */
+static int emit_canonical(const char *line, size_t len, unsigned flags, zippy_buf *out) {
     const char *id;
     size_t idlen, rest;
     int rc;
-    if (zj_line_id(line, len, &id, &idlen, &rest)) {
-        if (flags & ZIPPY_GET_WITH_ID) return zb_append(out, line, len);
-        if (line[rest] == '}') return zb_append(out, "{}", 2);
-        if ((rc = zb_putc(out, '{'))) return rc;
-        return zb_append(out, line + rest + 1, len - rest - 1);
-    }
-    /* ZDS 0.1.x line: re-serialise without (or with a leading) _id. */
+    if (!zj_line_id(line, len, &id, &idlen, &rest)) return z_err(ZIPPY_ECORRUPT, "line without a leading \"_id\"");
+    if (flags & ZIPPY_GET_WITH_ID) return zb_append(out, line, len);
+    if (line[rest] == '}') return zb_append(out, "{}", 2);
+    if ((rc = zb_putc(out, '{'))) return rc;
+    return zb_append(out, line + rest + 1, len - rest - 1);
+}
+
+static int emit_doc(const zengine *e, const char *line, size_t len, unsigned flags, zippy_buf *out) {
+    if (!e->legacy) return emit_canonical(line, len, flags, out);
+    /* ZDS 0.1.x line: re-serialise compactly with _id first. */
     zj_doc *doc = zj_doc_new();
     if (!doc) return z_err_nomem();
     zippy_buf tmp = ZIPPY_BUF_INIT;
-    rc = canonical_line(e, line, len, doc, &tmp);
+    int rc = canonical_line(e, line, len, doc, &tmp);
     zj_doc_free(doc);
-    if (!rc) rc = emit_doc(e, tmp.ptr, tmp.len, flags, out);
+    if (!rc) rc = emit_canonical(tmp.ptr, tmp.len, flags, out);
     zippy_buf_free(&tmp);
+    return rc;
+}
+
+/* For ZDS 0.1.x indexes (which carry no checksum of their own): the line
+ * an entry points at must carry that entry's id. */
+static int check_legacy_line_id(const zengine *e, const char *line, size_t len, const char *id, size_t idlen,
+                                uint64_t off) {
+    if (!e->legacy) return ZIPPY_OK;
+    zj_doc *doc = zj_doc_new();
+    if (!doc) return z_err_nomem();
+    const char *lid;
+    size_t lidlen;
+    int tomb, rc = line_id(e, line, len, doc, &lid, &lidlen, &tomb);
+    if (rc == ZIPPY_OK && (tomb || lidlen != idlen || memcmp(lid, id, idlen)))
+        rc = z_err(ZIPPY_ECORRUPT,
+                   "collection %s: the index entry of \"%.*s\" points at byte offset %llu of %s, a line of another "
+                   "document", e->name, (int)idlen, id, (unsigned long long)off, e->data_path);
+    else if (rc == ZIPPY_ECORRUPT)
+        rc = z_err(ZIPPY_ECORRUPT, "collection %s: unparsable line at byte offset %llu of %s", e->name,
+                   (unsigned long long)off, e->data_path);
+    zj_doc_free(doc);
     return rc;
 }
 
@@ -1462,7 +1540,7 @@ int zippy_get(zippy_coll *c, const char *id, size_t idlen, unsigned flags, zippy
             rc = z_err(ZIPPY_ECORRUPT,
                        "collection %s: document \"%.*s\" at byte offset %llu of %s fails its checksum", e->name,
                        (int)idlen, id, (unsigned long long)l.off, e->data_path);
-        else {
+        else if ((rc = check_legacy_line_id(e, line, l.len, id, idlen, l.off)) == ZIPPY_OK) {
             zb_clear(out);
             rc = emit_doc(e, line, l.len, flags, out);
         }

@@ -492,36 +492,51 @@ typedef struct layout {
 #define RADIX_BITS 11
 #define RADIX_SIZE (1u << RADIX_BITS)
 
+/* LSD radix sort of the keys by home, RADIX_BITS per pass. The histograms
+ * of all passes come from one read of the entries, and the first pass
+ * scatters straight from the entries. */
 static int sort_keys(const zi_builder *b, layout *L, unsigned lg) {
     const size_t n = b->n;
+    const unsigned passes = (lg + RADIX_BITS - 1) / RADIX_BITS; /* 1..3 */
+    size_t(*pos)[RADIX_SIZE] = z_calloc(passes, sizeof *pos);
     uint64_t *k = z_malloc((n ? n : 1) * sizeof *k);
     uint64_t *t = z_malloc((n ? n : 1) * sizeof *t);
-    if (!k || !t) {
+    if (!pos || !k || !t) {
+        z_free(pos);
         z_free(k);
         z_free(t);
         return z_err_nomem();
     }
-    for (size_t i = 0; i < n; i++)
-        k[i] = (b->v[i].hash & L->mask) << 32 | (uint64_t)i;
-    unsigned passes = (lg + RADIX_BITS - 1) / RADIX_BITS;
+    const uint64_t mask = L->mask;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t home = b->v[i].hash & mask;
+        for (unsigned p = 0; p < passes; p++)
+            pos[p][(home >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
+    }
     for (unsigned p = 0; p < passes; p++) {
-        size_t pos[RADIX_SIZE];
-        unsigned shift = 32 + p * RADIX_BITS;
-        memset(pos, 0, sizeof pos);
-        for (size_t i = 0; i < n; i++) pos[(k[i] >> shift) & (RADIX_SIZE - 1)]++;
         size_t sum = 0;
         for (size_t d = 0; d < RADIX_SIZE; d++) {
-            size_t c = pos[d];
-            pos[d] = sum;
+            size_t c = pos[p][d];
+            pos[p][d] = sum;
             sum += c;
         }
-        for (size_t i = 0; i < n; i++) t[pos[(k[i] >> shift) & (RADIX_SIZE - 1)]++] = k[i];
-        uint64_t *x = k;
-        k = t;
-        t = x;
     }
-    z_free(t);
-    L->keys = k;
+    /* Pass 0 writes into whichever array makes the last pass end in k. */
+    uint64_t *dst = passes % 2 ? k : t, *src;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t home = b->v[i].hash & mask;
+        dst[pos[0][home & (RADIX_SIZE - 1)]++] = home << 32 | (uint64_t)i;
+    }
+    for (unsigned p = 1; p < passes; p++) {
+        src = dst;
+        dst = src == k ? t : k;
+        unsigned shift = 32 + p * RADIX_BITS;
+        for (size_t i = 0; i < n; i++)
+            dst[pos[p][(src[i] >> shift) & (RADIX_SIZE - 1)]++] = src[i];
+    }
+    z_free(pos);
+    z_free(dst == k ? t : k);
+    L->keys = dst;
     return ZIPPY_OK;
 }
 

@@ -19,6 +19,11 @@
  * whole store must also equal some prefix of the script (a killed process
  * loses no page-cache data, so the log is an ordered prefix).
  *
+ * Also reported: where the kills landed (open, writes, flush/checkpoint,
+ * compaction), torn tails found at reopen, and temp files (index.bin.tmp,
+ * manifest.json.tmp, data.jsonl.compact, zds.json.tmp) still present after
+ * the writable reopen (not a failure here; test_faults checks them).
+ *
  * Env: ZIPPY_CRASH_ROUNDS (default 220, ZIPPY_QUICK=1: 40),
  *      ZIPPY_CRASH_SEED (default: from the clock; printed),
  *      ZIPPY_CRASH_VERBOSE=1 (details of every round).
@@ -332,6 +337,9 @@ static const char *const temp_names[] = {"collections/" COLL "/meta/index.bin.tm
                                          "collections/" COLL "/meta/manifest.json.tmp",
                                          "collections/" COLL "/meta/data.jsonl.compact", "zds.json.tmp"};
 
+#define NTEMP (sizeof temp_names / sizeof *temp_names)
+static unsigned g_temp_seen[NTEMP]; /* rounds where each was left */
+
 /* Lists the temp files present in dir into out; returns how many. */
 static int temp_files(const char *dir, char *out, size_t cap) {
     int n = 0;
@@ -341,6 +349,7 @@ static int temp_files(const char *dir, char *out, size_t cap) {
         struct stat st;
         snprintf(p, sizeof p, "%s/%s", dir, temp_names[i]);
         if (stat(p, &st) == 0) {
+            g_temp_seen[i]++;
             size_t l = strlen(out);
             snprintf(out + l, cap - l, "%s%s", n ? ", " : "", temp_names[i]);
             n++;
@@ -750,8 +759,15 @@ int main(void) {
            T.by_phase[PH_CLOSE], T.by_phase[PH_IDLE]);
     printf("ops acknowledged %llu of %llu started; %.1f s; rounds where the child exited on its own: %u\n",
            (unsigned long long)T.acked_ops, (unsigned long long)T.started_ops, secs, T.clean_exits);
-    printf("torn tails found at reopen: %u; temp files left after a writable reopen: %u rounds; "
-           "non-prefix states: %u; child errors: %u\n", T.torn, T.temp_left, T.nonprefix, T.child_errors);
+    char tl[400] = "";
+    for (size_t i = 0; i < NTEMP; i++)
+        if (g_temp_seen[i]) {
+            size_t l = strlen(tl);
+            snprintf(tl + l, sizeof tl - l, "%s%s in %u", l ? ", " : "", strrchr(temp_names[i], '/') ? strrchr(temp_names[i], '/') + 1 : temp_names[i], g_temp_seen[i]);
+        }
+    printf("torn tails found at reopen: %u; temp files left after a writable reopen: %u rounds%s%s%s; "
+           "non-prefix states: %u; child errors: %u\n", T.torn, T.temp_left, tl[0] ? " (" : "", tl,
+           tl[0] ? ")" : "", T.nonprefix, T.child_errors);
     printf("crash points: %u, acknowledged writes lost: %u, corrupt reopens: %u\n", T.kills, T.lost, T.corrupt);
     if (T.kills < rounds) {
         printf("FAIL crash_points: only %u of %u rounds ended in a SIGKILL\n", T.kills, rounds);

@@ -842,7 +842,7 @@ int main(void) {
     RUN(test_cross_process_refresh_while_writing);
     RUN(test_sync_always_group_commit);
     for (int i = 0; i < g_ndirs; i++) {
-        if (!t_failed_count) t_rm_rf(g_dirs[i]);
+        if (!getenv("ZIPPY_KEEP")) t_rm_rf(g_dirs[i]); /* ZIPPY_KEEP=1 keeps them */
         free(g_dirs[i]);
     }
     TEST_END();

@@ -1504,6 +1504,37 @@ TEST(test_corrupt_document_byte) {
     CHECKF(bad_lines == 1, "verify counts %llu bad lines for one damaged line", (unsigned long long)bad_lines);
 }
 
+/* A byte flip inside the "_id" of an indexed line: the document must not
+ * silently turn into "not found" (nor be served under another id). */
+TEST(test_corrupt_id_byte) {
+    const char *dir = tmpdir();
+    CHECK_OK(make_store(dir, "c", 30));
+    const char *dp = data_path(dir, "c");
+    size_t len;
+    char *log = t_read_file(dp, &len);
+    CHECK(log);
+    long off = line_offset(log, "d012");
+    CHECK(off > 0);
+    log[off + 11] = 'X'; /* {"_id":"d01X" */
+    CHECK_EQ(t_write_file(dp, log, len), 0);
+    free(log);
+    zippy_root *r;
+    zippy_coll *c;
+    CHECK_EQ(OPEN_RO(dir, "c", &r, &c), ZIPPY_OK);
+    int g12 = get_s(c, "d012", 0);
+    int g1x = get_s(c, "d01X", 0);
+    zippy_verify_report vr;
+    int v = zippy_coll_verify(c, &vr);
+    uint64_t first = vr.first_bad_offset;
+    for (int i = 0; i < 30; i++)
+        if (i != 12) GET_IS(c, fmt("d%03d", i), doc_of(i));
+    close_coll(r, c);
+    CHECKF(g12 == ZIPPY_ECORRUPT, "get d012 (its id bytes damaged): %d", g12);
+    CHECKF(g1x == ZIPPY_ENOTFOUND || g1x == ZIPPY_ECORRUPT, "get d01X: %d", g1x);
+    CHECK_EQ(v, ZIPPY_ECORRUPT);
+    CHECK_EQ(first, off);
+}
+
 /* A byte flip that breaks the JSON itself. */
 TEST(test_corrupt_document_syntax) {
     const char *dir = tmpdir();
@@ -2589,6 +2620,7 @@ int main(int argc, char **argv) {
     RUN_SEL(test_stats_compact_reindex_verify);
     RUN_SEL(test_compact_edge_cases);
     RUN_SEL(test_corrupt_document_byte);
+    RUN_SEL(test_corrupt_id_byte);
     RUN_SEL(test_corrupt_document_syntax);
     RUN_SEL(test_failed_reindex_keeps_documents);
     RUN_SEL(test_corrupt_index_rebuilt);
@@ -2611,7 +2643,7 @@ int main(int argc, char **argv) {
     RUN_SEL(test_errors_and_versions);
     zippy_buf_free(&g_buf);
     for (int i = 0; i < g_ndirs; i++) {
-        if (!t_failed_count) t_rm_rf(g_dirs[i]);
+        if (!getenv("ZIPPY_KEEP")) t_rm_rf(g_dirs[i]); /* ZIPPY_KEEP=1 keeps them */
         free(g_dirs[i]);
     }
     TEST_END();

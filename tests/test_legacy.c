@@ -618,6 +618,59 @@ TEST(test_index_entry_past_end) {
     CHECK_OK(expect_corrupt(dir, "x8", NULL));
 }
 
+/* An entry that points at a whole line of another id: the index does not
+ * match the log. Serving x3's document as x2 (or dropping x2 in the
+ * conversion) would be a wrong answer. The expect_corrupt check needs
+ * both opens to fail; a read-only open may instead fail x2 alone. */
+TEST(test_index_entry_points_at_other_id) {
+    for (int kind = IX_BINARY; kind <= IX_TEXT; kind++) {
+        const char *dir = tmpdir();
+        static lstore s;
+        build(&s, kind);
+        /* x2's entry -> the (dead) line of x3, same length */
+        if (kind == IX_BINARY) {
+            size_t p = 16;
+            while (p < s.ixlen) {
+                size_t idlen = (size_t)(s.ix[p] | s.ix[p + 1] << 8);
+                if (idlen == 2 && !memcmp(s.ix + p + 2, "x2", 2)) {
+                    put_le(s.ix + p + 4, s.off[2], 8);
+                    put_le(s.ix + p + 12, strlen(ROWS[2].line) + 1, 4);
+                }
+                p += 2 + idlen + 12;
+            }
+        } else {
+            char *x2 = strstr((char *)s.ix, "x2\t");
+            char *nl = strchr(x2, '\n');
+            char rest[4096];
+            snprintf(rest, sizeof rest, "%s", nl + 1);
+            int n = snprintf(x2, sizeof s.ix - (size_t)(x2 - (char *)s.ix), "x2\t%llu\t%zu\n%s",
+                             (unsigned long long)s.off[2], strlen(ROWS[2].line) + 1, rest);
+            s.ixlen = (size_t)(x2 - (char *)s.ix) + (size_t)n;
+        }
+        CHECK_OK(write_store(dir, &s, kind));
+        /* read-only: the open may fail, or x2 may fail, with ECORRUPT; the
+         * other documents are fine; x2 is never served as x3's document */
+        zippy_root *r;
+        zippy_coll *c;
+        int rc = OPEN_RO(dir, &r, &c);
+        int g = 0;
+        char got[256] = "";
+        if (rc == 0) {
+            g = zippy_get(c, "x2", 2, ZIPPY_GET_WITH_ID, &g_buf);
+            snprintf(got, sizeof got, "%d %s", g, g ? zippy_errmsg() : g_buf.ptr);
+            int g1 = zippy_get(c, "x1", 2, 0, &g_buf);
+            int ok1 = g1 == 0 && !strcmp(g_buf.ptr, expected("x1", kind));
+            close_coll(r, c);
+            CHECKF(ok1, "%s: x1 not served (%d)", kind_name(kind), g1);
+        }
+        CHECKF(rc == ZIPPY_ECORRUPT || g == ZIPPY_ECORRUPT,
+               "%s: x2's entry points at x3's line: read-only open %d, get x2 -> %s", kind_name(kind), rc, got);
+        /* writable: no conversion that would drop x2 */
+        const char *why = expect_corrupt(dir, "x2", NULL);
+        CHECKF(!why, "%s: %s", kind_name(kind), why);
+    }
+}
+
 /* A binary index cut anywhere after its magic: an error, never a crash
  * and never a wrong answer. */
 TEST(test_truncated_binary_index) {
@@ -759,9 +812,9 @@ static const char *fa_convert(int kind, int sticky) {
     static const zippy_allocator fa_alloc = {fa_malloc, fa_realloc, fa_free};
     char wrong[1024] = "";
     for (long n = 1; n < 3000; n++) {
-        const char *dir = tmpdir();
+        char *dir = t_tmpdir(); /* one store per run, removed after it */
         const char *why = write_store(dir, &s, kind);
-        if (why) return why;
+        if (why) { free(dir); return why; }
         zippy_set_allocator(&fa_alloc);
         fa.calls = fa.failures = 0;
         fa.sticky = sticky;
@@ -778,8 +831,12 @@ static const char *fa_convert(int kind, int sticky) {
                      sticky ? " and later" : "", rc, zippy_errmsg());
         /* with normal allocations: every document is still there */
         rc = OPEN_RO(dir, &r, &c);
-        if (rc) return WHY("allocation %ld%s failed during conversion; then a read-only open: %d %s", n,
-                           sticky ? " and later" : "", rc, zippy_errmsg());
+        if (rc) {
+            res = WHY("allocation %ld%s failed during conversion; then a read-only open: %d %s", n,
+                      sticky ? " and later" : "", rc, zippy_errmsg());
+            free(dir);
+            break;
+        }
         why = check_content(c, kind);
         uint64_t cnt = 0;
         zippy_count(c, &cnt);
@@ -793,9 +850,10 @@ static const char *fa_convert(int kind, int sticky) {
             res = WHY("allocation %ld%s failed during the conversion of a legacy store (%s); afterwards: %.300s "
                       "(count %llu, data.jsonl %zu of %zu bytes)",
                       n, sticky ? " and later" : "", kind_name(kind), tmp, (unsigned long long)cnt, dlen, s.len);
-            break;
         }
-        if (failures == 0) break;
+        if (!getenv("ZIPPY_KEEP")) t_rm_rf(dir);
+        free(dir);
+        if (res || failures == 0) break;
     }
     if (!res && wrong[0]) res = WHY("%s", wrong);
     g_extra_id = g_extra_expect = NULL;
@@ -819,6 +877,7 @@ int main(void) {
     RUN(test_bare_legacy_store);
     RUN(test_legacy_line_with_zippy_like_prefix);
     RUN(test_index_entry_past_end);
+    RUN(test_index_entry_points_at_other_id);
     RUN(test_truncated_binary_index);
     RUN(test_index_cut_inside_magic);
     RUN(test_index_with_zero_entries);
@@ -828,7 +887,7 @@ int main(void) {
     RUN(test_convert_failing_allocator_binary_index_sticky);
     zippy_buf_free(&g_buf);
     for (int i = 0; i < g_ndirs; i++) {
-        if (!t_failed_count) t_rm_rf(g_dirs[i]);
+        if (!getenv("ZIPPY_KEEP")) t_rm_rf(g_dirs[i]); /* ZIPPY_KEEP=1 keeps them */
         free(g_dirs[i]);
     }
     TEST_END();
