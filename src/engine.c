@@ -226,26 +226,31 @@ static const char *log_at(const zengine *e, uint64_t off, uint64_t len) {
 }
 
 /* (Re)maps data.jsonl so that [0, data_size) is readable. */
-static int remap(zengine *e, int force) {
-    if (!force && e->map && e->data_size <= e->map_cap) return ZIPPY_OK;
+/* Makes [0, size) of data.jsonl readable through e->map. The new mapping
+ * is made before the old one goes, so a failure leaves reads working. */
+static int remap_to(zengine *e, uint64_t size, int force) {
+    if (!force && e->map && size <= e->map_cap) return ZIPPY_OK;
+    void *p = NULL;
+    size_t cap = 0;
+    if (size > 0) {
+        /* Reserve room to grow so appends rarely remap. Pages past EOF are
+         * never touched. */
+        cap = (size_t)size;
+        if (e->writable) cap += cap / 2 + (64u << 20);
+        int rc = zos_mmap(e->data_fd, cap, &p);
+        if (rc) return z_err_os(rc, "collection %s: cannot map %s", e->name, e->data_path);
+    }
     if (e->map) zos_munmap(e->map, e->map_cap);
-    e->map = NULL;
-    e->map_cap = 0;
-    if (e->data_size == 0) return ZIPPY_OK;
-    /* Reserve room to grow so appends rarely remap. Pages past EOF are
-     * never touched. */
-    size_t cap = (size_t)e->data_size;
-    if (e->writable) cap += cap / 2 + (64u << 20);
-    void *p;
-    int rc = zos_mmap(e->data_fd, cap, &p);
-    if (rc) return z_err_os(rc, "collection %s: cannot map %s", e->name, e->data_path);
     e->map = p;
     e->map_cap = cap;
     return ZIPPY_OK;
 }
 
+static int remap(zengine *e, int force) { return remap_to(e, e->data_size, force); }
+
 /* Writes the append buffer to the file. On failure the file is cut back
- * to its previous size and the buffer kept, so nothing is lost. */
+ * to its previous size and the buffer kept, so nothing is lost and every
+ * line stays readable. */
 static int write_out(zengine *e) {
     if (!e->wlen) return ZIPPY_OK;
     int rc = zos_pwrite_all(e->data_fd, e->wbuf, e->wlen, e->data_size);
@@ -254,9 +259,13 @@ static int write_out(zengine *e) {
         return z_err_os(rc, "collection %s: cannot write %s at byte offset %llu", e->name,
                         e->data_path, (unsigned long long)e->data_size);
     }
+    if ((rc = remap_to(e, e->data_size + e->wlen, 0))) {
+        (void)zos_ftruncate(e->data_fd, e->data_size);
+        return rc;
+    }
     e->data_size += e->wlen;
     e->wlen = 0;
-    return remap(e, 0);
+    return ZIPPY_OK;
 }
 
 static int append_line(zengine *e, const char *line, size_t n, uint64_t *off) {
@@ -803,9 +812,15 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
         } else if ((rebuilt && e->data_size > 0) || !ours) {
             if ((rc = checkpoint(e))) goto cleanup;
         }
+        /* Leftovers of interrupted crash-safe writes (only the writer ever
+         * creates them, and we are the writer). */
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.compact", e->data_path);
-        (void)zos_unlink(tmp); /* leftover of an interrupted compaction */
+        (void)zos_unlink(tmp);
+        snprintf(tmp, sizeof tmp, "%s.tmp", e->index_path);
+        (void)zos_unlink(tmp);
+        snprintf(tmp, sizeof tmp, "%s.tmp", e->manifest_path);
+        (void)zos_unlink(tmp);
     }
 cleanup:
     z_free(ixbuf);
@@ -915,7 +930,7 @@ static int canonical_line(const zengine *e, const char *line, size_t len, zj_doc
  * index written; a crash in between leaves a complete log and no index,
  * which the next open rebuilds. Caller holds rw exclusively. */
 static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
-    int rc, r, fd = -1;
+    int rc, r, fd = -1, late_rc = ZIPPY_OK;
     zi_builder *b = NULL;
     zj_doc *doc = zj_doc_new();
     zippy_buf out = ZIPPY_BUF_INIT;
@@ -986,11 +1001,16 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
     zos_close(fd);
     fd = -1;
     r = zos_unlink(e->index_path);
-    if (r && r != -ENOENT) { rc = z_err_os(r, "collection %s: cannot remove %s", e->name, e->index_path); goto cleanup; }
-    if ((r = zos_fsync_dir(e->meta_dir)) || (r = zos_rename(tmp, e->data_path)) || (r = zos_fsync_dir(e->meta_dir))) {
+    if (r && r != -ENOENT) { rc = z_err_os(r, "collection %s: cannot remove %s", e->name, e->index_path); goto drop_tmp; }
+    e->index_gone = 1; /* the old log stays usable; its next checkpoint rewrites the index */
+    if ((r = zos_fsync_dir(e->meta_dir)) || (r = zos_rename(tmp, e->data_path))) {
         rc = z_err_os(r, "collection %s: cannot replace %s", e->name, e->data_path);
-        goto cleanup;
+        goto drop_tmp;
     }
+    /* The rename happened: whatever else fails, the engine must follow the
+     * new file (appends to the old, unlinked one would be lost). */
+    if ((r = zos_fsync_dir(e->meta_dir)))
+        late_rc = z_err_os(r, "collection %s: cannot sync the directory of %s", e->name, e->data_path);
     /* From here the new log is in place: switch to it. Until the new index
      * is open the in-memory state must be rebuilt from the new log, or the
      * engine refuses further work (the next open rebuilds the index). */
@@ -1027,9 +1047,19 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
     }
     e->count = zi_count(e->base);
     e->dirty = 0;
+    e->index_gone = 0;
     if ((rc = manifest_write(e))) goto cleanup;
     rc = ze_update_root_manifest(e->root_path, e->name, e->count, 0);
     if (prog) prog(pctx, end, end);
+    if (!rc && late_rc) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", zippy_errmsg());
+        (void)msg;
+        rc = late_rc;
+    }
+    goto cleanup;
+drop_tmp:
+    (void)zos_unlink(tmp);
 cleanup:
     if (fd >= 0) {
         zos_close(fd);
@@ -1198,7 +1228,7 @@ void ze_release(zengine *e) {
 /* 1 if the index file does not reflect the whole log. */
 static int index_stale(const zengine *e) {
     uint64_t covered = e->base ? zi_covered(e->base) : 0;
-    return e->ov.n != 0 || covered != log_end(e);
+    return e->ov.n != 0 || covered != log_end(e) || e->index_gone;
 }
 
 static int want_checkpoint(const zengine *e) {

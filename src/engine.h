@@ -67,6 +67,7 @@ struct zengine {
     sup_rec *sup;          /* lines superseded since the oldest open scan */
     uint64_t sup_cap, sup_n;
     int broken;            /* in-memory state lost: refuse work, never checkpoint */
+    int index_gone;        /* index.bin removed by a failed compaction: rewrite it */
     int legacy;            /* lines may be in ZDS 0.1.x form */
     int strict;
     int sync_mode;

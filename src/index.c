@@ -412,8 +412,8 @@ int zi_verify(const zi_index *ix) {
  * is streamed to disk in slot order through a small buffer instead of
  * being built in a second, bigger array:
  *
- *  1. sort (home slot, entry number) keys with an LSD radix sort;
- *  2. walking the sorted keys, entry k goes to max(home_k, pos_{k-1} + 1).
+ *  1. sort the entries by home slot (LSD radix sort);
+ *  2. walking them in that order, entry k goes to max(home_k, pos_{k-1}+1).
  *     That is a valid linear-probing layout: every slot between an entry's
  *     home and its position is occupied. A run that passes the last slot
  *     wraps to slot 0; the number w of wrapped entries is found by
@@ -423,7 +423,7 @@ int zi_verify(const zi_index *ix) {
  *     gaps, hashing the slot array as it goes; the header goes last, with
  *     a pwrite at offset 0.
  * Entries with equal (hash, offset) share a home, so after step 1 any
- * duplicates sit in one run of keys with equal homes. */
+ * duplicates sit in one run of entries with equal homes. */
 struct zi_builder {
     zi_entry *v;
     size_t n, cap;
@@ -431,7 +431,7 @@ struct zi_builder {
 };
 
 #define BUILDER_MAX_RESERVE (1u << 24)
-#define BUILDER_MAX_ENTRIES (1ull << 31) /* keys pack the entry in 32 bits */
+#define BUILDER_MAX_ENTRIES (1ull << 31)
 
 int zi_builder_new(zi_builder **out, uint64_t expected_entries) {
     size_t cap = expected_entries < 16 ? 16
@@ -485,25 +485,25 @@ void zi_builder_free(zi_builder *b) {
 
 typedef struct layout {
     uint64_t nslots, mask;
-    uint64_t *keys; /* home << 32 | entry number, sorted by home */
-    size_t wrap;    /* entries that wrap to slots 0..wrap-1 */
+    const zi_entry *e; /* the entries sorted by home slot */
+    zi_entry *scratch; /* to free after writing */
+    size_t wrap;       /* entries that wrap to slots 0..wrap-1 */
 } layout;
 
 #define RADIX_BITS 11
 #define RADIX_SIZE (1u << RADIX_BITS)
 
-/* LSD radix sort of the keys by home, RADIX_BITS per pass. The histograms
- * of all passes come from one read of the entries, and the first pass
- * scatters straight from the entries. */
-static int sort_keys(const zi_builder *b, layout *L, unsigned lg) {
+/* LSD radix sort of the entries by home slot, RADIX_BITS per pass, moving
+ * whole entries between b->v and a scratch array (the builder's order is
+ * nobody's business), so that the table can then be written in one
+ * sequential read. The histograms of all passes come from one read. */
+static int sort_entries(zi_builder *b, layout *L, unsigned lg) {
     const size_t n = b->n;
     const unsigned passes = (lg + RADIX_BITS - 1) / RADIX_BITS; /* 1..3 */
     size_t(*pos)[RADIX_SIZE] = z_calloc(passes, sizeof *pos);
-    uint64_t *k = z_malloc((n ? n : 1) * sizeof *k);
-    uint64_t *t = z_malloc((n ? n : 1) * sizeof *t);
-    if (!pos || !k || !t) {
+    zi_entry *t = z_malloc((n ? n : 1) * sizeof *t);
+    if (!pos || !t) {
         z_free(pos);
-        z_free(k);
         z_free(t);
         return z_err_nomem();
     }
@@ -521,22 +521,19 @@ static int sort_keys(const zi_builder *b, layout *L, unsigned lg) {
             sum += c;
         }
     }
-    /* Pass 0 writes into whichever array makes the last pass end in k. */
-    uint64_t *dst = passes % 2 ? k : t, *src;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t home = b->v[i].hash & mask;
-        dst[pos[0][home & (RADIX_SIZE - 1)]++] = home << 32 | (uint64_t)i;
-    }
-    for (unsigned p = 1; p < passes; p++) {
-        src = dst;
-        dst = src == k ? t : k;
-        unsigned shift = 32 + p * RADIX_BITS;
+    zi_entry *src = b->v, *dst = t;
+    for (unsigned p = 0; p < passes; p++) {
+        const unsigned shift = p * RADIX_BITS;
+        size_t *ps = pos[p];
         for (size_t i = 0; i < n; i++)
-            dst[pos[p][(src[i] >> shift) & (RADIX_SIZE - 1)]++] = src[i];
+            dst[ps[((src[i].hash & mask) >> shift) & (RADIX_SIZE - 1)]++] = src[i];
+        zi_entry *x = src;
+        src = dst;
+        dst = x;
     }
     z_free(pos);
-    z_free(dst == k ? t : k);
-    L->keys = dst;
+    L->e = src;
+    L->scratch = t;
     return ZIPPY_OK;
 }
 
@@ -546,45 +543,44 @@ static int dup_entry(const zi_entry *e) {
                  (ull)e->hash, (ull)e->off);
 }
 
-/* Duplicate (hash, offset) pairs lie in one run of keys with one home.
- * Runs of up to SMALL_GROUP keys are checked pairwise while emitting (the
- * entries are in cache then); longer ones, rare unless hashes collide on
- * purpose, are sorted here. */
+/* Duplicate (hash, offset) pairs lie in one run of entries with one home.
+ * Runs of up to SMALL_GROUP are checked pairwise while emitting (they are
+ * in cache then); longer ones, rare unless hashes collide on purpose, are
+ * sorted here. */
 #define SMALL_GROUP 32
 
-static int check_big_groups(const zi_builder *b, const layout *L) {
-    const size_t n = b->n;
+static int check_big_groups(const layout *L, size_t n) {
+    const zi_entry *v = L->e;
     for (size_t g = 0, end; g < n; g = end) {
-        uint64_t home = L->keys[g] >> 32;
-        for (end = g + 1; end < n && L->keys[end] >> 32 == home; end++) {}
+        uint64_t home = v[g].hash & L->mask;
+        for (end = g + 1; end < n && (v[end].hash & L->mask) == home; end++) {}
         size_t m = end - g;
         if (m <= SMALL_GROUP) continue;
-        hpair *v = z_malloc(m * sizeof *v);
-        if (!v) return z_err_nomem();
+        hpair *h = z_malloc(m * sizeof *h);
+        if (!h) return z_err_nomem();
         for (size_t i = 0; i < m; i++) {
-            const zi_entry *x = &b->v[(uint32_t)L->keys[g + i]];
-            v[i].hash = x->hash;
-            v[i].off = x->off;
+            h[i].hash = v[g + i].hash;
+            h[i].off = v[g + i].off;
         }
-        qsort(v, m, sizeof *v, cmp_hpair);
+        qsort(h, m, sizeof *h, cmp_hpair);
         for (size_t i = 1; i < m; i++)
-            if (v[i].hash == v[i - 1].hash && v[i].off == v[i - 1].off) {
-                zi_entry e = {v[i].hash, v[i].off, 0, 0};
-                z_free(v);
+            if (h[i].hash == h[i - 1].hash && h[i].off == h[i - 1].off) {
+                zi_entry e = {h[i].hash, h[i].off, 0, 0};
+                z_free(h);
                 return dup_entry(&e);
             }
-        z_free(v);
+        z_free(h);
     }
     return ZIPPY_OK;
 }
 
 /* Entries whose position passes the last slot when the walk starts at
- * slot `start` (they are a suffix of the sorted keys). */
+ * slot `start` (they are a suffix of the sorted entries). */
 static size_t overflow_from(const layout *L, size_t n, uint64_t start) {
     uint64_t next = start;
     size_t over = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t home = L->keys[i] >> 32;
+        uint64_t home = L->e[i].hash & L->mask;
         uint64_t pos = home > next ? home : next;
         if (pos >= L->nslots) over++;
         next = pos + 1;
@@ -592,7 +588,7 @@ static size_t overflow_from(const layout *L, size_t n, uint64_t start) {
     return over;
 }
 
-static int plan(const zi_builder *b, layout *L) {
+static int plan(zi_builder *b, layout *L) {
     uint64_t nslots = 16;
     unsigned lg = 4;
     while ((uint64_t)b->n * 10 > nslots * 7) {
@@ -601,15 +597,16 @@ static int plan(const zi_builder *b, layout *L) {
     }
     L->nslots = nslots;
     L->mask = nslots - 1;
-    L->keys = NULL;
+    L->e = NULL;
+    L->scratch = NULL;
     L->wrap = 0;
     if (nslots > (SIZE_MAX - ZI_HEADER_SIZE) / ZI_SLOT_SIZE)
         return z_err(ZIPPY_ETOOBIG, "index: too many entries");
-    int rc = sort_keys(b, L, lg);
-    if (!rc) rc = check_big_groups(b, L);
+    int rc = sort_entries(b, L, lg);
+    if (!rc) rc = check_big_groups(L, b->n);
     if (rc) {
-        z_free(L->keys);
-        L->keys = NULL;
+        z_free(L->scratch);
+        L->scratch = NULL;
         return rc;
     }
     /* w only grows and is at most n, so this ends. */
@@ -624,10 +621,11 @@ static int plan(const zi_builder *b, layout *L) {
 }
 
 #define EMIT_SLOTS 43690 /* ~1 MiB of slots per write */
+#define EMIT_CAP (ZI_HEADER_SIZE + (size_t)EMIT_SLOTS * ZI_SLOT_SIZE)
 
 typedef struct emitter {
     int fd;
-    unsigned char *buf; /* ZI_HEADER_SIZE + EMIT_SLOTS * ZI_SLOT_SIZE */
+    unsigned char *buf; /* EMIT_CAP bytes */
     size_t used;        /* bytes in buf */
     size_t hashed_from; /* first byte of buf that is slot data */
     int zerr;           /* a ZIPPY_E* error (message set), not an errno */
@@ -643,15 +641,14 @@ static int emit_flush(emitter *em) {
     return rc;
 }
 
-static int emit_zeros(emitter *em, uint64_t nslots_zero) {
-    const size_t cap = ZI_HEADER_SIZE + (size_t)EMIT_SLOTS * ZI_SLOT_SIZE;
-    while (nslots_zero) {
-        size_t room = (cap - em->used) / ZI_SLOT_SIZE;
-        size_t k = nslots_zero < room ? (size_t)nslots_zero : room;
+static int emit_zeros(emitter *em, uint64_t nzero) {
+    while (nzero) {
+        size_t room = (EMIT_CAP - em->used) / ZI_SLOT_SIZE;
+        size_t k = nzero < room ? (size_t)nzero : room;
         memset(em->buf + em->used, 0, k * ZI_SLOT_SIZE);
         em->used += k * ZI_SLOT_SIZE;
-        nslots_zero -= k;
-        if (cap - em->used < ZI_SLOT_SIZE) {
+        nzero -= k;
+        if (EMIT_CAP - em->used < ZI_SLOT_SIZE) {
             int rc = emit_flush(em);
             if (rc) return rc;
         }
@@ -660,60 +657,67 @@ static int emit_zeros(emitter *em, uint64_t nslots_zero) {
 }
 
 static inline int emit_slot(emitter *em, const zi_entry *e) {
-    const size_t cap = ZI_HEADER_SIZE + (size_t)EMIT_SLOTS * ZI_SLOT_SIZE;
     slot_store(em->buf + em->used, e);
     em->used += ZI_SLOT_SIZE;
-    if (cap - em->used < ZI_SLOT_SIZE) return emit_flush(em);
+    if (EMIT_CAP - em->used < ZI_SLOT_SIZE) return emit_flush(em);
     return 0;
 }
 
-/* Writes the whole file to fd: slots in order, then the header. */
+/* 1 if e repeats the (hash, offset) of one of v[from..i). */
+static inline int dup_in(const zi_entry *v, size_t from, size_t i,
+                         const zi_entry *e) {
+    for (size_t j = from; j < i; j++)
+        if (v[j].hash == e->hash && v[j].off == e->off) return 1;
+    return 0;
+}
+
+/* Writes the whole file to fd: slots in order, then the header. Returns
+ * 0, a negative errno, or -1 with em->zerr set. */
 static int emit_table(const zi_builder *b, const layout *L, emitter *em,
                       uint64_t covered) {
     const size_t n = b->n, w = L->wrap;
-    const uint64_t *keys = L->keys;
+    const zi_entry *v = L->e;
+    const uint64_t mask = L->mask;
     int rc;
     XXH3_64bits_reset(&em->st);
     em->zerr = 0;
     memset(em->buf, 0, ZI_HEADER_SIZE); /* the header is written last */
     em->used = em->hashed_from = ZI_HEADER_SIZE;
     for (size_t i = n - w; i < n; i++) {
-        const zi_entry *e = &b->v[(uint32_t)keys[i]];
         /* Its run of equal homes may begin before the wrap: look back
-         * over all of it (runs longer than SMALL_GROUP were checked). */
-        for (size_t j = i; j-- > 0 && keys[j] >> 32 == keys[i] >> 32 &&
-                           i - j < SMALL_GROUP;) {
-            const zi_entry *x = &b->v[(uint32_t)keys[j]];
-            if (x->hash == e->hash && x->off == e->off) {
-                em->zerr = dup_entry(e);
-                return -1;
-            }
+         * over all of it (longer runs were checked in plan). */
+        uint64_t home = v[i].hash & mask;
+        size_t from = i;
+        while (from > 0 && i - from < SMALL_GROUP - 1 &&
+               (v[from - 1].hash & mask) == home)
+            from--;
+        if (dup_in(v, from, i, &v[i])) {
+            em->zerr = dup_entry(&v[i]);
+            return -1;
         }
-        if ((rc = emit_slot(em, e))) return rc;
+        if ((rc = emit_slot(em, &v[i]))) return rc;
     }
-    uint64_t next = w;
-    size_t group = 0; /* first key of the current run of equal homes */
+    uint64_t next = w, group_home = UINT64_MAX;
+    size_t group = 0; /* first entry of the current run of equal homes */
     for (size_t i = 0; i < n - w; i++) {
-        if (i + 16 < n) __builtin_prefetch(&b->v[(uint32_t)keys[i + 16]]);
-        uint64_t home = keys[i] >> 32;
-        const zi_entry *e = &b->v[(uint32_t)keys[i]];
-        if (i == 0 || home != keys[i - 1] >> 32) {
+        const uint64_t home = v[i].hash & mask;
+        if (home != group_home) {
+            group_home = home;
             group = i;
-        } else if (i - group < SMALL_GROUP) {
-            for (size_t j = group; j < i; j++) {
-                const zi_entry *x = &b->v[(uint32_t)keys[j]];
-                if (x->hash == e->hash && x->off == e->off) {
-                    em->zerr = dup_entry(e);
-                    return -1;
-                }
-            }
+        } else if (i - group < SMALL_GROUP && dup_in(v, group, i, &v[i])) {
+            em->zerr = dup_entry(&v[i]);
+            return -1;
         }
         if (home > next) {
             if ((rc = emit_zeros(em, home - next))) return rc;
             next = home;
         }
-        if ((rc = emit_slot(em, e))) return rc;
+        if ((rc = emit_slot(em, &v[i]))) return rc;
         next++;
+    }
+    if (next > L->nslots) { /* cannot happen (see plan); never run away */
+        em->zerr = z_err(ZIPPY_EINVAL, "index: internal error: layout overflow");
+        return -1;
     }
     if ((rc = emit_zeros(em, L->nslots - next))) return rc;
     if (em->used && (rc = emit_flush(em))) return rc;
@@ -740,14 +744,12 @@ int zi_builder_write(zi_builder *b, const char *path, uint64_t covered) {
     }
     size_t plen = strlen(path);
     char *tmp = z_malloc(plen + 5);
-    unsigned char *buf =
-        z_malloc(ZI_HEADER_SIZE + (size_t)EMIT_SLOTS * ZI_SLOT_SIZE);
-    /* On the stack: XXH3_state_t needs 64-byte alignment. */
-    emitter em;
+    unsigned char *buf = z_malloc(EMIT_CAP);
+    emitter em; /* on the stack: XXH3_state_t wants 64-byte alignment */
     if (!tmp || !buf) {
         z_free(tmp);
         z_free(buf);
-        z_free(L.keys);
+        z_free(L.scratch);
         z_err_nomem();
         z_err_prefix("index %s", path);
         return ZIPPY_ENOMEM;
@@ -780,7 +782,7 @@ int zi_builder_write(zi_builder *b, const char *path, uint64_t covered) {
         zos_unlink(tmp);
         z_free(tmp);
         z_free(buf);
-        z_free(L.keys);
+        z_free(L.scratch);
         z_err_prefix("index %s", path);
         return em.zerr;
     }
@@ -792,7 +794,7 @@ int zi_builder_write(zi_builder *b, const char *path, uint64_t covered) {
     }
     z_free(tmp);
     z_free(buf);
-    z_free(L.keys);
+    z_free(L.scratch);
     /* The new index is in place; only the rename may not be durable yet. */
     rc = zos_fsync_parent(path);
     if (rc) return z_err_os(rc, "index %s: cannot fsync its directory", path);
@@ -804,7 +806,7 @@ fail:
     rc = z_err_os(rc, "index %s: %s %s", path, what, tmp);
     z_free(tmp);
     z_free(buf);
-    z_free(L.keys);
+    z_free(L.scratch);
     return rc;
 }
 

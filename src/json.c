@@ -841,8 +841,11 @@ static ALWAYS_INLINE void qsync(const strwin *w, qcur *c, const char *x) {
 static ALWAYS_INLINE const char *scan_fast(const strwin *w, qcur *c, const char *p) {
     const char *o = qnext(w, c);
     if (UNLIKELY(o != p)) return NULL;
+    size_t ow = c->w;
     const char *cl = qnext(w, c);
     if (UNLIKELY(!cl)) return NULL;
+    /* common case: both quotes in a word without special bytes */
+    if (LIKELY(c->w == ow && !w->s[ow])) return cl;
     size_t n = (size_t)(cl - o - 1);
     size_t off = (size_t)(o + 1 - w->base);
     if (UNLIKELY(n >= 57 || (win_bits(w->s, off) & ((1ull << n) - 1)))) return NULL;
@@ -871,7 +874,14 @@ static ALWAYS_INLINE void set_val(zj_val *v, unsigned type, unsigned flags,
 static ALWAYS_INLINE void copy_vals(zj_val *dst, const zj_val *src, size_t n) {
 #ifdef __SSE2__
     _Static_assert(sizeof(zj_val) == 16, "zj_val is 16 bytes");
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 1));
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), a);
+        _mm_storeu_si128((__m128i *)(void *)(dst + i + 1), b);
+    }
+    if (i < n)
         _mm_storeu_si128((__m128i *)(void *)(dst + i),
                          _mm_loadu_si128((const __m128i *)(const void *)(src + i)));
 #else

@@ -125,6 +125,11 @@ cleanup:
 int ze_update_root_manifest(const char *root, const char *name, uint64_t count, int remove) {
     int fd = root_lock(root);
     if (fd < 0) return fd;
+    /* Under the lock nobody else is writing zds.json.tmp: a leftover one
+     * comes from a crash. */
+    char *tmp = join2(root, "zds.json.tmp");
+    if (tmp) (void)zos_unlink(tmp);
+    z_free(tmp);
     int rc = write_root_json(root, NULL, NULL, name, count, remove);
     zos_close(fd);
     return rc;
@@ -164,9 +169,12 @@ int zippy_root_open(zippy_root **out, const char *path, const zippy_options *opt
     } else if (!has_colls && !(o.flags & ZIPPY_OPEN_READONLY)) {
         if ((r = zos_mkdir_p(cd, 0755))) { rc = z_err_os(r, "cannot create %s", cd); goto cleanup; }
     }
-    if (!has_json && !(o.flags & ZIPPY_OPEN_READONLY)) {
+    if (!(o.flags & ZIPPY_OPEN_READONLY)) {
         int fd = root_lock(path);
         if (fd < 0) { rc = fd; goto cleanup; }
+        char *tmp = join2(path, "zds.json.tmp"); /* a crash's leftover */
+        if (tmp) (void)zos_unlink(tmp);
+        z_free(tmp);
         rc = zos_stat(zj, NULL, NULL) == 0 ? ZIPPY_OK : write_root_json(path, NULL, NULL, NULL, 0, 0);
         zos_close(fd);
         if (rc) goto cleanup;
