@@ -1640,9 +1640,20 @@ int zippy_put_jsonl(zippy_coll *c, const char *data, size_t len, const char *con
             idlen = idlens ? idlens[k] : strlen(ids[k]);
             k++;
         } else {
+            /* One pass: minify (without _id) behind room for the longest
+             * prefix, then slide it next to the real one. */
             zj_min_info info;
             zj_error jerr;
-            rc = zj_minify_object(p, l, 0, NULL, &info, &jerr);
+            const size_t room = 9 + ZIPPY_ID_MAX;
+            zb_clear(line);
+            if (l > ZIPPY_DOC_MAX) {
+                rc = z_err(ZIPPY_ETOOBIG, "line %llu: %zu bytes; the limit is %u", (unsigned long long)lineno, l,
+                           ZIPPY_DOC_MAX);
+                break;
+            }
+            if ((rc = zb_reserve(line, room + l + 2))) break;
+            line->len = room;
+            rc = zj_minify_object(p, l, ZJ_MIN_STRIP_ID, line, &info, &jerr);
             if (rc == ZIPPY_EINVAL) {
                 rc = z_err(ZIPPY_EINVAL, "line %llu: malformed JSON at column %zu: %s", (unsigned long long)lineno,
                            jerr.offset + 1, jerr.msg);
@@ -1658,9 +1669,34 @@ int zippy_put_jsonl(zippy_coll *c, const char *data, size_t len, const char *con
                            ZIPPY_ID_MAX);
                 break;
             }
+            if (info.has_reserved) {
+                rc = z_err(ZIPPY_EINVAL, "line %llu: the top-level key \"$deleted\" is reserved",
+                           (unsigned long long)lineno);
+                break;
+            }
             memcpy(idbuf, info.id, info.id_len);
             id = idbuf;
             idlen = info.id_len;
+            if ((rc = zippy_id_valid(id, idlen))) {
+                z_err_prefix("line %llu", (unsigned long long)lineno);
+                break;
+            }
+            size_t body = line->len - room, pre = 9 + idlen;
+            memcpy(line->ptr, "{\"_id\":\"", 8);
+            memcpy(line->ptr + 8, id, idlen);
+            line->ptr[8 + idlen] = '"';
+            memmove(line->ptr + pre, line->ptr + room, body);
+            line->len = pre + body;
+            if (info.members) line->ptr[pre] = ',';
+            else { line->ptr[pre] = '}'; line->len = pre + 1; }
+            line->ptr[line->len++] = '\n';
+            line->ptr[line->len] = 0;
+            if ((rc = put_line_locked(e, id, idlen, line->ptr, line->len, 0))) {
+                z_err_prefix("line %llu", (unsigned long long)lineno);
+                break;
+            }
+            nw++;
+            continue;
         }
         if ((rc = zippy_id_valid(id, idlen)) ||
             (rc = make_line(e, id, idlen, p, l, line)) ||

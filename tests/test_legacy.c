@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "os.h" /* fault injection (zos_fault_set) */
 #include "zippy.h"
 
 /* ------------------------------------------------------------------ */
@@ -865,6 +866,50 @@ TEST(test_convert_failing_allocator_no_index_sticky) { CHECK_OK(fa_convert(IX_NO
 TEST(test_convert_failing_allocator_binary_index) { CHECK_OK(fa_convert(IX_BINARY, 0)); }
 TEST(test_convert_failing_allocator_binary_index_sticky) { CHECK_OK(fa_convert(IX_BINARY, 1)); }
 
+/* ------------------------------------------------------------------ */
+/* Conversion under I/O failures                                       */
+/* ------------------------------------------------------------------ */
+
+/* With a ZDS index, the index is the only record of deletions: an I/O
+ * error at any point of the conversion (and so a crash at that point)
+ * must not leave the old log without its index, which would bring the
+ * deleted documents back. */
+TEST(test_convert_io_failure_keeps_deletions) {
+    static lstore s;
+    build(&s, IX_BINARY);
+    static const char *ops[] = {"open", "write", "read", "fsync", "rename", "unlink", "mkdir", "truncate", "mmap"};
+    int runs = 0;
+    for (int op = 0; op < ZOS_OP_COUNT; op++) {
+        for (unsigned long nth = 1; nth < 60; nth++) {
+            char *dir = t_tmpdir();
+            const char *why = write_store(dir, &s, IX_BINARY);
+            if (why) { free(dir); CHECK_OK(why); }
+            unsigned long before = zos_op_count((zos_op)op);
+            zos_fault_set((zos_op)op, nth, op == ZOS_OP_WRITE ? ENOSPC : EIO, ZOS_FAULT_STICKY);
+            zippy_root *r;
+            zippy_coll *c;
+            int rc = OPEN_RW(dir, &r, &c);
+            if (rc == 0) close_coll(r, c);
+            zos_fault_clear();
+            unsigned long used = zos_op_count((zos_op)op) - before;
+            rc = OPEN_RO(dir, &r, &c);
+            char msg[600] = "";
+            if (rc) snprintf(msg, sizeof msg, "read-only open: %d %s", rc, zippy_errmsg());
+            else {
+                why = check_content(c, IX_BINARY);
+                if (why) snprintf(msg, sizeof msg, "%s", why);
+                close_coll(r, c);
+            }
+            if (!getenv("ZIPPY_KEEP")) t_rm_rf(dir);
+            free(dir);
+            runs++;
+            CHECKF(!msg[0], "conversion with %s call #%lu (and later) failing; afterwards: %s", ops[op], nth, msg);
+            if (used < nth) break; /* the conversion made fewer calls: done with this op */
+        }
+    }
+    CHECK(runs > ZOS_OP_COUNT);
+}
+
 int main(void) {
     RUN(test_read_only_binary_index);
     RUN(test_read_only_text_index);
@@ -885,6 +930,7 @@ int main(void) {
     RUN(test_convert_failing_allocator_no_index_sticky);
     RUN(test_convert_failing_allocator_binary_index);
     RUN(test_convert_failing_allocator_binary_index_sticky);
+    RUN(test_convert_io_failure_keeps_deletions);
     zippy_buf_free(&g_buf);
     for (int i = 0; i < g_ndirs; i++) {
         if (!getenv("ZIPPY_KEEP")) t_rm_rf(g_dirs[i]); /* ZIPPY_KEEP=1 keeps them */
