@@ -766,7 +766,18 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
     } else {
         /* ZDS 0.1.x, or a store with neither manifest nor index. */
         size_t len = 0;
-        r = zos_read_file(e->index_path, &ixbuf, &len, (size_t)1 << 34);
+        const char *ixpath = e->index_path;
+        char bak[4200], cmp[4200];
+        snprintf(bak, sizeof bak, "%s.zds", e->index_path);
+        snprintf(cmp, sizeof cmp, "%s.compact", e->data_path);
+        if (zos_stat(bak, NULL, NULL) == 0 && zos_stat(e->index_path, NULL, NULL) != 0 &&
+            zos_stat(cmp, NULL, NULL) == 0) {
+            /* A conversion stopped before its new log replaced the old
+             * one: the set-aside ZDS index still describes the old log. */
+            if (writable && (r = zos_rename(bak, e->index_path)) == 0) (void)zos_fsync_dir(e->meta_dir);
+            else ixpath = bak;
+        }
+        r = zos_read_file(ixpath, &ixbuf, &len, (size_t)1 << 34);
         e->legacy = 1;
         if (r == 0 && len > 0) {
             /* A ZDS 0.1.x index decides which documents are live; one we
@@ -817,6 +828,8 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.compact", e->data_path);
         (void)zos_unlink(tmp);
+        snprintf(tmp, sizeof tmp, "%s.zds", e->index_path);
+        (void)zos_unlink(tmp); /* after a finished conversion */
         snprintf(tmp, sizeof tmp, "%s.tmp", e->index_path);
         (void)zos_unlink(tmp);
         snprintf(tmp, sizeof tmp, "%s.tmp", e->manifest_path);
@@ -930,7 +943,8 @@ static int canonical_line(const zengine *e, const char *line, size_t len, zj_doc
  * index written; a crash in between leaves a complete log and no index,
  * which the next open rebuilds. Caller holds rw exclusively. */
 static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
-    int rc, r, fd = -1, late_rc = ZIPPY_OK;
+    int rc, r, fd = -1, late_rc = ZIPPY_OK, moved_aside = 0;
+    char bak[4200];
     zi_builder *b = NULL;
     zj_doc *doc = zj_doc_new();
     zippy_buf out = ZIPPY_BUF_INIT;
@@ -1000,8 +1014,14 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
     if ((r = zos_fsync(fd))) { rc = z_err_os(r, "collection %s: cannot sync %s", e->name, tmp); goto cleanup; }
     zos_close(fd);
     fd = -1;
-    r = zos_unlink(e->index_path);
+    /* A ZDS 0.1.x index is the only record of which old lines are deleted:
+     * keep it aside (index.bin.zds) until the new log is in place. While
+     * data.jsonl.compact exists the old log is still current, so an open
+     * after a crash puts the backup back (see legacy_backup). */
+    snprintf(bak, sizeof bak, "%s.zds", e->index_path);
+    r = e->legacy ? zos_rename(e->index_path, bak) : zos_unlink(e->index_path);
     if (r && r != -ENOENT) { rc = z_err_os(r, "collection %s: cannot remove %s", e->name, e->index_path); goto drop_tmp; }
+    moved_aside = e->legacy && r == 0;
     e->index_gone = 1; /* the old log stays usable; its next checkpoint rewrites the index */
     if ((r = zos_fsync_dir(e->meta_dir)) || (r = zos_rename(tmp, e->data_path))) {
         rc = z_err_os(r, "collection %s: cannot replace %s", e->name, e->data_path);
@@ -1048,6 +1068,7 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
     e->count = zi_count(e->base);
     e->dirty = 0;
     e->index_gone = 0;
+    (void)zos_unlink(bak);
     if ((rc = manifest_write(e))) goto cleanup;
     rc = ze_update_root_manifest(e->root_path, e->name, e->count, 0);
     if (prog) prog(pctx, end, end);
@@ -1059,7 +1080,10 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
     }
     goto cleanup;
 drop_tmp:
-    (void)zos_unlink(tmp);
+    /* The old log is still current. Put a set-aside ZDS index back; if even
+     * that fails, leave data.jsonl.compact in place: it tells the next open
+     * to restore the backup. */
+    if (!moved_aside || zos_rename(bak, e->index_path) == 0) (void)zos_unlink(tmp);
 cleanup:
     if (fd >= 0) {
         zos_close(fd);

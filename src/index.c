@@ -131,8 +131,12 @@ static int parse_header(zi_index *ix, const unsigned char *p, size_t size,
     if (n > (SIZE_MAX - ZI_HEADER_SIZE) / ZI_SLOT_SIZE ||
         size != ZI_HEADER_SIZE + ZI_SLOT_SIZE * n) {
         snprintf(why, sizeof why,
-                 "file size %zu does not match %llu slots (64 + 24 * slots)",
-                 size, (ull)n);
+                 "file size %zu does not match %llu slots (64 + 24 * slots%s)",
+                 size, (ull)n,
+                 n <= (SIZE_MAX - ZI_HEADER_SIZE) / ZI_SLOT_SIZE &&
+                         size < ZI_HEADER_SIZE + ZI_SLOT_SIZE * n
+                     ? ": truncated"
+                     : "");
         return corrupt(name, why);
     }
     uint64_t count = z_le64(p + 24);
@@ -839,8 +843,6 @@ fail:
  * is empty or contains a NUL byte is corrupt; other id rules are the
  * caller's. A length counts the newline, so 0 is corrupt. */
 
-#define LEGACY_BIN_MIN_ENTRY 15 /* u16 + 1 id byte + u64 + u32 */
-
 static int legacy_alloc(zl_list *out, size_t n, size_t idbytes, int kind,
                         char **ids) {
     size_t a, t;
@@ -873,8 +875,8 @@ static int parse_binary(const unsigned char *p, size_t len, zl_list *out) {
     const uint64_t count = z_le64(p + 8);
     size_t pos = 16, idbytes = 0;
     uint64_t k;
-    /* Every entry takes >= 15 bytes, so this loop ends within len / 15
-     * steps whatever count claims. */
+    /* Every entry takes >= 15 bytes (u16, a 1-byte id, u64, u32), so this
+     * loop ends within len / 15 steps whatever count claims. */
     for (k = 0; k < count; k++) {
         if (len - pos < 2) return bin_corrupt(k + 1, count, "truncated");
         size_t idlen = z_le16(p + pos);
@@ -894,9 +896,9 @@ static int parse_binary(const unsigned char *p, size_t len, zl_list *out) {
     }
     if (pos != len)
         return z_err(ZIPPY_ECORRUPT,
-                     "ZDS binary index: %zu trailing bytes after entry %llu "
-                     "(the header counts %llu)",
-                     len - pos, (ull)count, (ull)count);
+                     "ZDS binary index: %zu trailing bytes after entry %llu, "
+                     "the last the header counts",
+                     len - pos, (ull)count);
     char *ids;
     int rc = legacy_alloc(out, (size_t)count, idbytes, 1, &ids);
     if (rc) return rc;

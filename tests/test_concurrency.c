@@ -832,15 +832,31 @@ TEST(test_sync_always_group_commit) {
     close_coll(r, c);
 }
 
-int main(void) {
-    RUN(test_threads_one_handle);
-    RUN(test_threads_separate_handles);
-    RUN(test_two_handles_one_process);
-    RUN(test_open_close_race);
-    RUN(test_exited_threads_leave_no_memory);
-    RUN(test_cross_process_lock_and_refresh);
-    RUN(test_cross_process_refresh_while_writing);
-    RUN(test_sync_always_group_commit);
+/* With arguments, only the tests whose names contain one of them run. */
+static int g_argc;
+static char **g_argv;
+static int selected(const char *name) {
+    if (g_argc < 2) return 1;
+    for (int i = 1; i < g_argc; i++)
+        if (strstr(name, g_argv[i])) return 1;
+    return 0;
+}
+#define RUN_SEL(name)                                                          \
+    do {                                                                       \
+        if (selected(#name)) RUN(name);                                        \
+    } while (0)
+
+int main(int argc, char **argv) {
+    g_argc = argc;
+    g_argv = argv;
+    RUN_SEL(test_threads_one_handle);
+    RUN_SEL(test_threads_separate_handles);
+    RUN_SEL(test_two_handles_one_process);
+    RUN_SEL(test_open_close_race);
+    RUN_SEL(test_exited_threads_leave_no_memory);
+    RUN_SEL(test_cross_process_lock_and_refresh);
+    RUN_SEL(test_cross_process_refresh_while_writing);
+    RUN_SEL(test_sync_always_group_commit);
     for (int i = 0; i < g_ndirs; i++) {
         if (!getenv("ZIPPY_KEEP")) t_rm_rf(g_dirs[i]); /* ZIPPY_KEEP=1 keeps them */
         free(g_dirs[i]);
