@@ -121,6 +121,14 @@ int zos_fdatasync(int fd) {
     return fdatasync(fd) ? -errno : 0;
 }
 
+void zos_writeback_start(int fd, uint64_t off, uint64_t len) {
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)off; (void)len;
+#endif
+}
+
 int zos_ftruncate(int fd, uint64_t size) {
     FAULT(ZOS_OP_TRUNCATE);
     return ftruncate(fd, (off_t)size) ? -errno : 0;

@@ -46,6 +46,9 @@ ssize_t zos_pwrite(int fd, const void *buf, size_t n, uint64_t off);
 int zos_fsync(int fd);
 int zos_fdatasync(int fd);
 int zos_ftruncate(int fd, uint64_t size);
+/* Starts writeback of [off, off+len) without waiting (a hint: the later
+ * fdatasync has less left to do). Errors are ignored by design. */
+void zos_writeback_start(int fd, uint64_t off, uint64_t len);
 int zos_fstat_size(int fd, uint64_t *size);
 int zos_stat(const char *path, int *is_dir, uint64_t *size); /* -ENOENT... */
 int zos_lstat_kind(const char *path, int *kind); /* 0 none,1 file,2 dir,3 other */

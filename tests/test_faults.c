@@ -220,6 +220,7 @@ typedef struct scen {
     unsigned flags;
     unsigned long nth;
     int policy, seq, empty;
+    unsigned nids; /* ids the sequence can touch: x0000 .. nids-1 */
     zippy_root *root;
     zippy_coll *c;
     int cleared;
@@ -305,7 +306,7 @@ static void check_handle(scen *S, const char *after, int may_die) {
                     after, zippy_errmsg());
         S->dead = 1;
         S->res.dead++;
-        for (unsigned id = 0; id < POOL; id++) {
+        for (unsigned id = 0; id < S->nids; id++) {
             k = idstr(s, id);
             if ((rc = zippy_get(S->c, s, (size_t)k, 0, &b)) != ZIPPY_EIO) {
                 problem(S, "after the failed %s the handle refuses x0000 but get %s returns %d", after, s, rc);
@@ -317,7 +318,7 @@ static void check_handle(scen *S, const char *after, int may_die) {
         zippy_buf_free(&b);
         return;
     }
-    for (unsigned id = 0; id < POOL; id++) {
+    for (unsigned id = 0; id < S->nids; id++) {
         int64_t v = handle_state(S, id, &b);
         if (v == -3) break;
         if (v != S->cur[id]) {
@@ -633,7 +634,7 @@ static void check_store(scen *S, int readonly, int64_t *state) {
         goto out;
     }
     uint64_t present = 0, count = 0, rows = 0;
-    for (unsigned id = 0; id < POOL; id++) {
+    for (unsigned id = 0; id < S->nids; id++) {
         int k = idstr(s, id);
         rc = zippy_get(c, s, (size_t)k, 0, &b);
         int64_t v = rc == ZIPPY_ENOTFOUND ? ABSENT : rc ? -3 : decode_doc(b.ptr, b.len, id);
@@ -671,7 +672,7 @@ static void check_store(scen *S, int readonly, int64_t *state) {
     while ((rc = zippy_scan_next(sc, &sid, &sidlen, &doc, &doclen)) == 1) {
         unsigned x;
         rows++;
-        if (sidlen != 5 || sscanf(sid, "x%4u", &x) != 1 || x >= POOL || seen[x]) {
+        if (sidlen != 5 || sscanf(sid, "x%4u", &x) != 1 || x >= S->nids || seen[x]) {
             reopen_problem(S, "%s: scan returned an unknown or repeated id \"%.*s\"", mode, (int)sidlen, sid);
             break;
         }
@@ -734,6 +735,7 @@ static void scenario_child(scen *S, int wfd) {
         S->cur[id] = id < NBASE && !S->empty ? ((int64_t)(id + 1) << 2 | C_SMALL) : ABSENT;
     ack(S);
     S->next_v = 100000;
+    S->nids = S->seq == SEQ_IMPORT ? POOL - 1 : SEQ_IDS; /* x3999: check_writable's */
     S->rng = 12345;
     unsigned long before = zos_op_count(S->op);
     switch (S->seq) {
@@ -752,7 +754,7 @@ static void scenario_child(scen *S, int wfd) {
     check_store(S, 0, rw);
     if (lost_ro > S->res.lost) S->res.lost = lost_ro;
     S->res.left_after = temp_files(g_dir);
-    for (unsigned id = 0; id < POOL; id++)
+    for (unsigned id = 0; id < S->nids; id++)
         if (ro[id] != rw[id]) {
             char a[40], e[40];
             vstr(a, sizeof a, ro[id]);

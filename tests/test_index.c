@@ -501,7 +501,6 @@ TEST(test_slot_bitflips) {
             zi_close(ix);
             *byte ^= (unsigned char)(1u << (bit % 8));
         }
-    if (getenv("ZI_DEBUG")) printf("flips %lu caught_by_probe %lu collisions %lu\n", flips, caught_by_probe, check_collisions);
     CHECK(caught_by_probe > 0);
     CHECKF(check_collisions <= 4, "%lu of %lu flips kept a valid check",
            check_collisions, flips);
