@@ -1,10 +1,12 @@
 # zippy - build, test, bench. See README.md.
 CC      ?= cc
 OPT     ?= -O2 -g
-WARN     = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wno-format-truncation
+WARN     = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc -pthread
 LIBS     = -lxxhash -lzip -lz -lpthread
 BUILD   ?= build
+# gcc warns about snprintf truncation that is intended (bounded messages).
+WARN    += $(if $(findstring clang,$(CC)),,-Wno-format-truncation)
 
 SRC      = $(wildcard src/*.c)
 OBJ      = $(SRC:src/%.c=$(BUILD)/obj/%.o)
