@@ -143,28 +143,41 @@ int ze_name_valid(const char *name) {
 
 static const char *ov_id(const ov_map *m, const ov_entry *x) { return m->ids + x->id_off; }
 
-static ov_entry *ov_find(const ov_map *m, uint64_t h, const char *id, size_t idlen) {
-    if (!m->cap) return NULL;
+/* Slot of id, or of the empty slot where it would go (*found says). */
+static uint64_t ov_slot(const ov_map *m, uint64_t h, const char *id, size_t idlen, int *found) {
     uint64_t mask = m->cap - 1;
     for (uint64_t i = h & mask;; i = (i + 1) & mask) {
-        ov_entry *x = &m->v[i];
-        if (!x->hash) return NULL;
-        if (x->hash == h && x->idlen == idlen && !memcmp(ov_id(m, x), id, idlen)) return x;
+        uint64_t hi = m->h[i];
+        if (!hi) { *found = 0; return i; }
+        if (hi == h) {
+            const ov_entry *x = &m->v[i];
+            if (x->idlen == idlen && !memcmp(ov_id(m, x), id, idlen)) { *found = 1; return i; }
+        }
     }
+}
+
+static ov_entry *ov_find(const ov_map *m, uint64_t h, const char *id, size_t idlen) {
+    if (!m->n) return NULL;
+    int found;
+    uint64_t i = ov_slot(m, h, id, idlen, &found);
+    return found ? &m->v[i] : NULL;
 }
 
 static int ov_grow(ov_map *m) {
     uint64_t ncap = m->cap ? m->cap * 2 : 1024;
-    ov_entry *nv = z_calloc((size_t)ncap, sizeof *nv);
-    if (!nv) return z_err_nomem();
+    uint64_t *nh = z_calloc((size_t)ncap, sizeof *nh);
+    ov_entry *nv = nh ? z_malloc((size_t)ncap * sizeof *nv) : NULL;
+    if (!nv) { z_free(nh); return z_err_nomem(); }
     for (uint64_t i = 0; i < m->cap; i++) {
-        ov_entry *x = &m->v[i];
-        if (!x->hash) continue;
-        uint64_t j = x->hash & (ncap - 1);
-        while (nv[j].hash) j = (j + 1) & (ncap - 1);
-        nv[j] = *x;
+        if (!m->h[i]) continue;
+        uint64_t j = m->h[i] & (ncap - 1);
+        while (nh[j]) j = (j + 1) & (ncap - 1);
+        nh[j] = m->h[i];
+        nv[j] = m->v[i];
     }
+    z_free(m->h);
     z_free(m->v);
+    m->h = nh;
     m->v = nv;
     m->cap = ncap;
     return ZIPPY_OK;
@@ -172,10 +185,16 @@ static int ov_grow(ov_map *m) {
 
 /* Finds or inserts the entry for id; *isnew tells which. */
 static int ov_upsert(ov_map *m, uint64_t h, const char *id, size_t idlen, ov_entry **out, int *isnew) {
-    ov_entry *x = ov_find(m, h, id, idlen);
-    if (x) { *out = x; *isnew = 0; return ZIPPY_OK; }
-    int rc;
-    if ((m->n + 1) * 2 > m->cap && (rc = ov_grow(m))) return rc;
+    int rc, found = 0;
+    uint64_t i = 0;
+    if (m->cap) {
+        i = ov_slot(m, h, id, idlen, &found);
+        if (found) { *out = &m->v[i]; *isnew = 0; return ZIPPY_OK; }
+    }
+    if ((m->n + 1) * 2 > m->cap) {
+        if ((rc = ov_grow(m))) return rc;
+        i = ov_slot(m, h, id, idlen, &found);
+    }
     if (m->ids_len + idlen + 1 > m->ids_cap) {
         size_t ncap = m->ids_cap ? m->ids_cap * 2 : 16384;
         while (ncap < m->ids_len + idlen + 1) ncap *= 2;
@@ -185,11 +204,9 @@ static int ov_upsert(ov_map *m, uint64_t h, const char *id, size_t idlen, ov_ent
         m->ids = ni;
         m->ids_cap = ncap;
     }
-    uint64_t mask = m->cap - 1, i = h & mask;
-    while (m->v[i].hash) i = (i + 1) & mask;
-    x = &m->v[i];
+    ov_entry *x = &m->v[i];
     memset(x, 0, sizeof *x);
-    x->hash = h;
+    m->h[i] = h;
     x->id_off = (uint32_t)m->ids_len;
     x->idlen = (uint16_t)idlen;
     x->base_slot = OV_NONE;
@@ -206,20 +223,22 @@ static int ov_upsert(ov_map *m, uint64_t h, const char *id, size_t idlen, ov_ent
 static void ov_remove(ov_map *m, ov_entry *x) {
     uint64_t mask = m->cap - 1, i = (uint64_t)(x - m->v), j = i;
     for (;;) {
-        m->v[i].hash = 0;
+        m->h[i] = 0;
         for (;;) {
             j = (j + 1) & mask;
-            if (!m->v[j].hash) { m->n--; return; }
-            uint64_t home = m->v[j].hash & mask;
+            if (!m->h[j]) { m->n--; return; }
+            uint64_t home = m->h[j] & mask;
             /* move j back to i unless its home lies cyclically in (i, j] */
             if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) break;
         }
+        m->h[i] = m->h[j];
         m->v[i] = m->v[j];
         i = j;
     }
 }
 
 static void ov_clear(ov_map *m) {
+    z_free(m->h);
     z_free(m->v);
     z_free(m->ids);
     memset(m, 0, sizeof *m);
@@ -886,7 +905,7 @@ static int checkpoint(zengine *e) {
         if (!superseded) { rc = z_err_nomem(); goto cleanup; }
         for (uint64_t i = 0; i < e->ov.cap; i++) {
             const ov_entry *x = &e->ov.v[i];
-            if (x->hash && x->base_slot != OV_NONE) superseded[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
+            if (e->ov.h[i] && x->base_slot != OV_NONE) superseded[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
         }
         for (uint64_t s = 0; s < slots; s++) {
             if (superseded[s / 8] & (1u << (s % 8))) continue;
@@ -907,8 +926,8 @@ static int checkpoint(zengine *e) {
     }
     for (uint64_t i = 0; i < e->ov.cap; i++) {
         const ov_entry *x = &e->ov.v[i];
-        if (!x->hash || x->deleted) continue;
-        zi_entry ent = {x->hash, x->off, x->len, x->crc};
+        if (!e->ov.h[i] || x->deleted) continue;
+        zi_entry ent = {e->ov.h[i], x->off, x->len, x->crc};
         if ((rc = zi_builder_add(b, &ent))) goto cleanup;
     }
     if ((rc = zi_builder_write(b, e->index_path, e->data_size))) goto cleanup;
@@ -2110,7 +2129,7 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
     if (e->base && (sup = z_calloc((size_t)(slots / 8 + 1), 1))) {
         for (uint64_t i = 0; i < e->ov.cap; i++) {
             const ov_entry *x = &e->ov.v[i];
-            if (x->hash && x->base_slot != OV_NONE) sup[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
+            if (e->ov.h[i] && x->base_slot != OV_NONE) sup[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
         }
     }
     for (uint64_t i = 0; i < slots + e->ov.cap; i++) {
@@ -2122,8 +2141,8 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
             if (k == 0) continue;
         } else {
             const ov_entry *x = &e->ov.v[i - slots];
-            if (!x->hash || x->deleted) continue;
-            ent.hash = x->hash;
+            if (!e->ov.h[i - slots] || x->deleted) continue;
+            ent.hash = e->ov.h[i - slots];
             ent.off = x->off;
             ent.len = x->len;
             ent.crc = x->crc;

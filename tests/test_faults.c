@@ -907,16 +907,15 @@ static void run_cell(const char *name, zos_op op, int err, unsigned flags, int p
         if (r.nproblems) {
             bad++;
             g_problem_scenarios++;
-            if (nd < 3 || g_verbose) {
-                if (nd == 3) nd = 2; /* verbose: keep printing through the last slot */
+            char d[sizeof details[0]];
+            int then = r.reopen_problem[0] && strcmp(r.reopen_problem, r.problem);
+            snprintf(d, sizeof d, "%s [first failed call: %.300s]%s%.500s%s", r.problem,
+                     r.first_call[0] ? r.first_call : "none", then ? " [then, after reopening: " : "",
+                     then ? r.reopen_problem : "", then ? "]" : "");
+            if (g_verbose) printf("    %s n=%lu: %s\n", name, n, d);
+            if (nd < 3) {
                 details_n[nd] = n;
-                snprintf(details[nd], sizeof details[nd], "%s [first failed call: %.300s]%s%.500s", r.problem,
-                         r.first_call[0] ? r.first_call : "none",
-                         r.reopen_problem[0] && strcmp(r.reopen_problem, r.problem) ? " [then, after reopening: " : "",
-                         r.reopen_problem[0] && strcmp(r.reopen_problem, r.problem) ? r.reopen_problem : "");
-                if (r.reopen_problem[0] && strcmp(r.reopen_problem, r.problem)) strcat(details[nd], "]");
-                if (g_verbose) printf("    %s n=%lu: %s\n", name, n, details[nd]);
-                nd++;
+                memcpy(details[nd++], d, sizeof d);
             }
         }
         if (r.fired) {
