@@ -309,9 +309,16 @@ typedef struct zippy_stats {
 /* Fills *out. Reads the whole log (to count dead lines). */
 ZIPPY_EXTERN int zippy_coll_stats(zippy_coll *coll, zippy_stats *out);
 
-/* Rewrites the log with live documents only, crash-safely. */
+/* Rewrites the log with live documents only, crash-safely (see
+ * docs/FORMAT.md). Stops with ZIPPY_ECORRUPT, changing nothing, if a line
+ * cannot be read or fails its checksum. On an I/O failure nothing
+ * acknowledged is lost; if it struck after the new log was in place and the
+ * in-memory state could not be rebuilt, the handle answers ZIPPY_EIO until
+ * it is closed (the next open rebuilds the index). Open scans of the
+ * collection end with ZIPPY_EBUSY. */
 ZIPPY_EXTERN int zippy_coll_compact(zippy_coll *coll);
-/* Rebuilds the index from the log alone. */
+/* Rebuilds the index from the log alone. On failure the previous state is
+ * kept. */
 ZIPPY_EXTERN int zippy_coll_reindex(zippy_coll *coll);
 
 typedef struct zippy_verify_report {

@@ -258,6 +258,19 @@ static const char *log_at(const zengine *e, uint64_t off, uint64_t len) {
     return e->map + off;
 }
 
+/* The complete line at pos (ending before end): its bytes and length, or
+ * NULL when no newline ends it in time. Lines never straddle the file and
+ * the append buffer: the buffer is written out whole. */
+static const char *log_line(const zengine *e, uint64_t pos, uint64_t end, size_t *len) {
+    uint64_t lim = pos < e->data_size && e->data_size < end ? e->data_size : end;
+    if (pos >= lim) return NULL;
+    const char *p = log_at(e, pos, lim - pos);
+    const char *nl = p ? memchr(p, '\n', (size_t)(lim - pos)) : NULL;
+    if (!nl) return NULL;
+    *len = (size_t)(nl - p);
+    return p;
+}
+
 /* (Re)maps data.jsonl so that [0, data_size) is readable. */
 /* Makes [0, size) of data.jsonl readable through e->map. The new mapping
  * is made before the old one goes, so a failure leaves reads working. */
@@ -1882,12 +1895,9 @@ int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **
     }
     while (s->pos < s->end) {
         uint64_t off = s->pos;
-        uint64_t avail = off < e->data_size ? e->data_size - off : s->end - off;
-        const char *p = log_at(e, off, avail < s->end - off ? avail : s->end - off);
-        if (!p) { rc = z_err(ZIPPY_ECORRUPT, "collection %s: log shrank during the scan", e->name); break; }
-        const char *nl = memchr(p, '\n', (size_t)(avail < s->end - off ? avail : s->end - off));
-        if (!nl) { s->pos = s->end; break; }
-        size_t len = (size_t)(nl - p);
+        size_t len;
+        const char *p = log_line(e, off, s->end, &len);
+        if (!p) { s->pos = s->end; break; }
         s->pos = off + len + 1;
         const char *lid;
         size_t lidlen;
@@ -2036,11 +2046,9 @@ int zippy_coll_stats(zippy_coll *c, zippy_stats *out) {
     st.legacy = e->legacy;
     uint64_t pos = 0, end = log_end(e);
     while (pos < end) {
-        uint64_t avail = pos < e->data_size ? e->data_size - pos : end - pos;
-        const char *p = log_at(e, pos, avail);
-        const char *nl = p ? memchr(p, '\n', (size_t)avail) : NULL;
-        if (!nl) break;
-        size_t len = (size_t)(nl - p);
+        size_t len;
+        const char *p = log_line(e, pos, end, &len);
+        if (!p) break;
         const char *id;
         size_t idlen;
         int tomb;
@@ -2076,11 +2084,9 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
     }
     uint64_t pos = 0, end = log_end(e);
     while (pos < end) {
-        uint64_t avail = pos < e->data_size ? e->data_size - pos : end - pos;
-        const char *p = log_at(e, pos, avail);
-        const char *nl = p ? memchr(p, '\n', (size_t)avail) : NULL;
-        if (!nl) break;
-        size_t len = (size_t)(nl - p);
+        size_t len;
+        const char *p = log_line(e, pos, end, &len);
+        if (!p) break;
         const char *id;
         size_t idlen;
         int tomb;
