@@ -31,6 +31,7 @@
 #include "util.h"
 
 #define WBUF_CAP (1u << 20)
+#define SCAN_PREFETCH_BYTES 4096 /* how far ahead a scan prefetches index slots */
 #define TOMB_SUFFIX ",\"$deleted\":true}"
 #define TOMB_SUFFIX_LEN (sizeof TOMB_SUFFIX - 1)
 #define MANIFEST_MAX (1u << 20)
@@ -1798,6 +1799,7 @@ struct zippy_scan {
     uint64_t limit, skip, emitted, skipped;
     uint64_t count0, wseq0, live_seen; /* to notice lines lost to damage */
     int registered;                    /* counted in e->active_scans */
+    uint64_t pf_pos;                   /* lines before this were prefetched */
     zq_filter *filter;
     zq_proj *proj;
     zj_doc *doc;
@@ -1895,6 +1897,19 @@ int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **
     }
     while (s->pos < s->end) {
         uint64_t off = s->pos;
+        /* Index slots are random accesses: ask for those of the next lines
+         * early, so the probes below find them in cache. */
+        if (e->base && s->pf_pos <= off + SCAN_PREFETCH_BYTES / 2) {
+            uint64_t q = s->pf_pos > off ? s->pf_pos : off, lim = off + SCAN_PREFETCH_BYTES;
+            size_t ql;
+            const char *qp, *qid;
+            size_t qidlen, qrest;
+            while (q < lim && (qp = log_line(e, q, s->end, &ql))) {
+                if (zj_line_id(qp, ql, &qid, &qidlen, &qrest)) zi_prefetch(e->base, zi_hash(qid, qidlen));
+                q += ql + 1;
+            }
+            s->pf_pos = q > lim ? q : lim;
+        }
         size_t len;
         const char *p = log_line(e, off, s->end, &len);
         if (!p) { s->pos = s->end; break; }

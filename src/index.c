@@ -245,6 +245,11 @@ static inline int read_slot(const zi_index *ix, uint64_t i, zi_entry *e) {
     return 1;
 }
 
+void zi_prefetch(const zi_index *ix, uint64_t hash) {
+    if (!ix) return;
+    __builtin_prefetch(ix->slots + ((hash ? hash : 1) & ix->mask) * ZI_SLOT_SIZE);
+}
+
 void zi_probe_init(const zi_index *ix, uint64_t hash, zi_probe *p) {
     p->hash = hash ? hash : 1;
     p->pos = p->hash & ix->mask;

@@ -65,6 +65,9 @@ typedef struct zi_probe {
     uint64_t hash, pos, steps;
 } zi_probe;
 void zi_probe_init(const zi_index *ix, uint64_t hash, zi_probe *p);
+/* Hints the CPU to load the home slot of hash (for sequential scans that
+ * know the next ids before they look them up). */
+void zi_prefetch(const zi_index *ix, uint64_t hash);
 int zi_probe_next(const zi_index *ix, zi_probe *p, zi_entry *e, uint64_t *slot);
 
 /* Slot i: 1 and *e if occupied, 0 if empty, ZIPPY_ECORRUPT if bad. */
