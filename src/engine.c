@@ -145,13 +145,13 @@ int ze_name_valid(const char *name) {
 static const char *ov_id(const ov_map *m, const ov_entry *x) { return m->ids + x->id_off; }
 
 /* Slot of id, or of the empty slot where it would go (*found says). */
-static uint64_t ov_slot(const ov_map *m, uint64_t h, const char *id, size_t idlen, int *found) {
+static uint64_t ov_find_slot(const ov_map *m, uint64_t h, const char *id, size_t idlen, int *found) {
     uint64_t mask = m->cap - 1;
     for (uint64_t i = h & mask;; i = (i + 1) & mask) {
-        uint64_t hi = m->h[i];
+        uint64_t hi = m->s[i].hash;
         if (!hi) { *found = 0; return i; }
         if (hi == h) {
-            const ov_entry *x = &m->v[i];
+            const ov_entry *x = &m->v[m->s[i].ent];
             if (x->idlen == idlen && !memcmp(ov_id(m, x), id, idlen)) { *found = 1; return i; }
         }
     }
@@ -160,41 +160,45 @@ static uint64_t ov_slot(const ov_map *m, uint64_t h, const char *id, size_t idle
 static ov_entry *ov_find(const ov_map *m, uint64_t h, const char *id, size_t idlen) {
     if (!m->n) return NULL;
     int found;
-    uint64_t i = ov_slot(m, h, id, idlen, &found);
-    return found ? &m->v[i] : NULL;
+    uint64_t i = ov_find_slot(m, h, id, idlen, &found);
+    return found ? &m->v[m->s[i].ent] : NULL;
 }
 
 static int ov_grow(ov_map *m) {
     uint64_t ncap = m->cap ? m->cap * 2 : 1024;
-    uint64_t *nh = z_calloc((size_t)ncap, sizeof *nh);
-    ov_entry *nv = nh ? z_malloc((size_t)ncap * sizeof *nv) : NULL;
-    if (!nv) { z_free(nh); return z_err_nomem(); }
+    ov_slot *ns = z_calloc((size_t)ncap, sizeof *ns);
+    if (!ns) return z_err_nomem();
     for (uint64_t i = 0; i < m->cap; i++) {
-        if (!m->h[i]) continue;
-        uint64_t j = m->h[i] & (ncap - 1);
-        while (nh[j]) j = (j + 1) & (ncap - 1);
-        nh[j] = m->h[i];
-        nv[j] = m->v[i];
+        if (!m->s[i].hash) continue;
+        uint64_t j = m->s[i].hash & (ncap - 1);
+        while (ns[j].hash) j = (j + 1) & (ncap - 1);
+        ns[j] = m->s[i];
     }
-    z_free(m->h);
-    z_free(m->v);
-    m->h = nh;
-    m->v = nv;
+    z_free(m->s);
+    m->s = ns;
     m->cap = ncap;
     return ZIPPY_OK;
 }
 
-/* Finds or inserts the entry for id; *isnew tells which. */
-static int ov_upsert(ov_map *m, uint64_t h, const char *id, size_t idlen, ov_entry **out, int *isnew) {
+/* Finds or appends the entry for id; *isnew tells which, *slot where. */
+static int ov_upsert(ov_map *m, uint64_t h, const char *id, size_t idlen, ov_entry **out, int *isnew,
+                     uint64_t *slot) {
     int rc, found = 0;
     uint64_t i = 0;
     if (m->cap) {
-        i = ov_slot(m, h, id, idlen, &found);
-        if (found) { *out = &m->v[i]; *isnew = 0; return ZIPPY_OK; }
+        i = ov_find_slot(m, h, id, idlen, &found);
+        if (found) { *out = &m->v[m->s[i].ent]; *isnew = 0; *slot = i; return ZIPPY_OK; }
     }
     if ((m->n + 1) * 2 > m->cap) {
         if ((rc = ov_grow(m))) return rc;
-        i = ov_slot(m, h, id, idlen, &found);
+        i = ov_find_slot(m, h, id, idlen, &found);
+    }
+    if (m->n == m->vcap) {
+        uint64_t nv = m->vcap ? m->vcap * 2 : 512;
+        ov_entry *v = z_realloc(m->v, (size_t)nv * sizeof *v);
+        if (!v) return z_err_nomem();
+        m->v = v;
+        m->vcap = nv;
     }
     if (m->ids_len + idlen + 1 > m->ids_cap) {
         size_t ncap = m->ids_cap ? m->ids_cap * 2 : 16384;
@@ -205,41 +209,44 @@ static int ov_upsert(ov_map *m, uint64_t h, const char *id, size_t idlen, ov_ent
         m->ids = ni;
         m->ids_cap = ncap;
     }
-    ov_entry *x = &m->v[i];
+    ov_entry *x = &m->v[m->n];
     memset(x, 0, sizeof *x);
-    m->h[i] = h;
+    x->hash = h;
     x->id_off = (uint32_t)m->ids_len;
     x->idlen = (uint16_t)idlen;
     x->base_slot = OV_NONE;
     memcpy(m->ids + m->ids_len, id, idlen);
     m->ids[m->ids_len + idlen] = 0;
     m->ids_len += idlen + 1;
-    m->n++;
+    m->s[i].hash = h;
+    m->s[i].ent = m->n++;
     *out = x;
     *isnew = 1;
+    *slot = i;
     return ZIPPY_OK;
 }
 
-/* Removes x (backward-shift deletion keeps probe chains intact). */
-static void ov_remove(ov_map *m, ov_entry *x) {
-    uint64_t mask = m->cap - 1, i = (uint64_t)(x - m->v), j = i;
+/* Undoes the latest insert (the entry at slot, appended last). */
+static void ov_remove_last(ov_map *m, uint64_t slot) {
+    uint64_t mask = m->cap - 1, i = slot, j = i;
+    m->n--;
+    m->ids_len = m->v[m->n].id_off;
     for (;;) {
-        m->h[i] = 0;
+        m->s[i].hash = 0;
         for (;;) {
             j = (j + 1) & mask;
-            if (!m->h[j]) { m->n--; return; }
-            uint64_t home = m->h[j] & mask;
+            if (!m->s[j].hash) return;
+            uint64_t home = m->s[j].hash & mask;
             /* move j back to i unless its home lies cyclically in (i, j] */
             if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) break;
         }
-        m->h[i] = m->h[j];
-        m->v[i] = m->v[j];
+        m->s[i] = m->s[j];
         i = j;
     }
 }
 
 static void ov_clear(ov_map *m) {
-    z_free(m->h);
+    z_free(m->s);
     z_free(m->v);
     z_free(m->ids);
     memset(m, 0, sizeof *m);
@@ -489,11 +496,12 @@ static int note_write(zengine *e, uint64_t h, const char *id, size_t idlen, int 
     ov_entry *x = NULL;
     int isnew = 0, rc, was_live;
     loc old = {0};
-    if ((rc = ov_upsert(&e->ov, h, id, idlen, &x, &isnew))) return rc;
+    uint64_t slot = 0;
+    if ((rc = ov_upsert(&e->ov, h, id, idlen, &x, &isnew, &slot))) return rc;
     if (isnew) {
         rc = base_find(e, h, id, idlen, 0, &old);
         if (rc < 0) {
-            ov_remove(&e->ov, x);
+            ov_remove_last(&e->ov, slot);
             return rc;
         }
         x->base_slot = rc == 1 ? old.base_slot : OV_NONE;
@@ -505,7 +513,7 @@ static int note_write(zengine *e, uint64_t h, const char *id, size_t idlen, int 
         old.crc = x->crc;
     }
     if (was_live && e->active_scans && (rc = sup_add(e, old.off, old.len, old.crc, e->wseq + 1))) {
-        if (isnew) ov_remove(&e->ov, x);
+        if (isnew) ov_remove_last(&e->ov, slot);
         return rc;
     }
     e->wseq++;
@@ -917,9 +925,9 @@ static int checkpoint(zengine *e) {
         uint64_t slots = zi_slot_count(e->base);
         superseded = z_calloc((size_t)(slots / 8 + 1), 1);
         if (!superseded) { rc = z_err_nomem(); goto cleanup; }
-        for (uint64_t i = 0; i < e->ov.cap; i++) {
+        for (uint64_t i = 0; i < e->ov.n; i++) {
             const ov_entry *x = &e->ov.v[i];
-            if (e->ov.h[i] && x->base_slot != OV_NONE) superseded[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
+            if (x->base_slot != OV_NONE) superseded[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
         }
         for (uint64_t s = 0; s < slots; s++) {
             if (superseded[s / 8] & (1u << (s % 8))) continue;
@@ -938,10 +946,10 @@ static int checkpoint(zengine *e) {
             if (k == 1 && (rc = zi_builder_add(b, &ent))) goto cleanup;
         }
     }
-    for (uint64_t i = 0; i < e->ov.cap; i++) {
+    for (uint64_t i = 0; i < e->ov.n; i++) {
         const ov_entry *x = &e->ov.v[i];
-        if (!e->ov.h[i] || x->deleted) continue;
-        zi_entry ent = {e->ov.h[i], x->off, x->len, x->crc};
+        if (x->deleted) continue;
+        zi_entry ent = {x->hash, x->off, x->len, x->crc};
         if ((rc = zi_builder_add(b, &ent))) goto cleanup;
     }
     if ((rc = zi_builder_write(b, e->index_path, e->data_size))) goto cleanup;
@@ -1305,10 +1313,16 @@ static int index_stale(const zengine *e) {
     return e->ov.n != 0 || covered != log_end(e) || e->index_gone;
 }
 
+/* At flush, checkpoint only once the unindexed tail is worth it: past 1/8
+ * of what the index covers and past CKPT_MIN_TAIL bytes (so catch-up at the
+ * next open stays a small fraction of a rebuild and a few tens of ms), or
+ * past a million changes. Durability never waits for it: the log is the
+ * truth, synced by the flush; close always checkpoints. */
+#define CKPT_MIN_TAIL (64ull << 20)
 static int want_checkpoint(const zengine *e) {
-    uint64_t base = e->base ? zi_count(e->base) : 0;
     if (!index_stale(e)) return 0;
-    return e->ov.n * 8 >= base || e->ov.n >= (1u << 20) || !e->base;
+    uint64_t covered = e->base ? zi_covered(e->base) : 0, tail = log_end(e) - covered;
+    return (tail >= CKPT_MIN_TAIL && tail * 8 >= covered) || e->ov.n >= (1u << 20) || e->index_gone;
 }
 
 int ze_flush(zengine *e, int force_checkpoint) {
@@ -2148,12 +2162,12 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
     uint8_t *sup = NULL;
     uint64_t slots = e->base ? zi_slot_count(e->base) : 0;
     if (e->base && (sup = z_calloc((size_t)(slots / 8 + 1), 1))) {
-        for (uint64_t i = 0; i < e->ov.cap; i++) {
+        for (uint64_t i = 0; i < e->ov.n; i++) {
             const ov_entry *x = &e->ov.v[i];
-            if (e->ov.h[i] && x->base_slot != OV_NONE) sup[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
+            if (x->base_slot != OV_NONE) sup[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
         }
     }
-    for (uint64_t i = 0; i < slots + e->ov.cap; i++) {
+    for (uint64_t i = 0; i < slots + e->ov.n; i++) {
         zi_entry ent;
         if (i < slots) {
             if (!sup || (sup[i / 8] & (1u << (i % 8)))) continue;
@@ -2162,8 +2176,8 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
             if (k == 0) continue;
         } else {
             const ov_entry *x = &e->ov.v[i - slots];
-            if (!e->ov.h[i - slots] || x->deleted) continue;
-            ent.hash = e->ov.h[i - slots];
+            if (x->deleted) continue;
+            ent.hash = x->hash;
             ent.off = x->off;
             ent.len = x->len;
             ent.crc = x->crc;
@@ -2185,7 +2199,7 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
                          "collection %s: the document indexed at byte offset %llu of %s is damaged (checksum or "
                          "line boundary)", e->name, (unsigned long long)ent.off, e->data_path);
         }
-        if (c->progress && (i & 0xffff) == 0) c->progress(c->progress_ctx, end + end * i / (slots + e->ov.cap), end * 2);
+        if (c->progress && (i & 0xffff) == 0) c->progress(c->progress_ctx, end + end * i / (slots + e->ov.n), end * 2);
     }
     z_free(sup);
     if (r.live != e->count) {

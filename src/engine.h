@@ -12,9 +12,11 @@
 #include "zippy.h"
 
 /* One entry of the in-memory overlay: changes since the index checkpoint
- * (or, with no usable index, the whole live set). The hashes live in a
- * separate array so that probing touches 8 bytes per slot. */
+ * (or, with no usable index, the whole live set). Entries are appended in
+ * first-write order (dense, sequential); a table of (hash, entry) slots
+ * finds them, so an insert touches one random 16-byte slot. */
 typedef struct ov_entry {
+    uint64_t hash;      /* zi_hash of the id */
     uint64_t off;       /* line offset in the log */
     uint64_t base_slot; /* slot of this id in the base index, or OV_NONE */
     uint32_t len, crc;  /* line length without '\n', checksum */
@@ -25,10 +27,16 @@ typedef struct ov_entry {
 } ov_entry;
 #define OV_NONE UINT64_MAX
 
+typedef struct ov_slot {
+    uint64_t hash; /* 0 = empty */
+    uint64_t ent;  /* index into v */
+} ov_slot;
+
 typedef struct ov_map {
-    uint64_t *h;     /* h[i]: zi_hash of slot i's id; 0 = empty */
-    ov_entry *v;     /* v[i]: its entry */
-    uint64_t cap, n; /* cap is a power of two; n used slots */
+    ov_slot *s;
+    uint64_t cap;    /* slots, a power of two */
+    ov_entry *v;
+    uint64_t n, vcap; /* entries */
     char *ids;
     size_t ids_len, ids_cap;
 } ov_map;
