@@ -144,15 +144,18 @@ int ze_name_valid(const char *name) {
 
 static const char *ov_id(const ov_map *m, const ov_entry *x) { return m->ids + x->id_off; }
 
+#define OV_TAG(h) ((uint32_t)((h) >> 32))
+
 /* Slot of id, or of the empty slot where it would go (*found says). */
 static uint64_t ov_find_slot(const ov_map *m, uint64_t h, const char *id, size_t idlen, int *found) {
     uint64_t mask = m->cap - 1;
+    uint32_t tag = OV_TAG(h);
     for (uint64_t i = h & mask;; i = (i + 1) & mask) {
-        uint64_t hi = m->s[i].hash;
-        if (!hi) { *found = 0; return i; }
-        if (hi == h) {
-            const ov_entry *x = &m->v[m->s[i].ent];
-            if (x->idlen == idlen && !memcmp(ov_id(m, x), id, idlen)) { *found = 1; return i; }
+        const ov_slot *sl = &m->s[i];
+        if (!sl->ent1) { *found = 0; return i; }
+        if (sl->tag == tag) {
+            const ov_entry *x = &m->v[sl->ent1 - 1];
+            if (x->hash == h && x->idlen == idlen && !memcmp(ov_id(m, x), id, idlen)) { *found = 1; return i; }
         }
     }
 }
@@ -161,18 +164,20 @@ static ov_entry *ov_find(const ov_map *m, uint64_t h, const char *id, size_t idl
     if (!m->n) return NULL;
     int found;
     uint64_t i = ov_find_slot(m, h, id, idlen, &found);
-    return found ? &m->v[m->s[i].ent] : NULL;
+    return found ? &m->v[m->s[i].ent1 - 1] : NULL;
 }
 
 static int ov_grow(ov_map *m) {
     uint64_t ncap = m->cap ? m->cap * 2 : 1024;
+    if (ncap > (1ull << 32)) return z_err(ZIPPY_ETOOBIG, "too many changed ids before a checkpoint");
     ov_slot *ns = z_calloc((size_t)ncap, sizeof *ns);
     if (!ns) return z_err_nomem();
-    for (uint64_t i = 0; i < m->cap; i++) {
-        if (!m->s[i].hash) continue;
-        uint64_t j = m->s[i].hash & (ncap - 1);
-        while (ns[j].hash) j = (j + 1) & (ncap - 1);
-        ns[j] = m->s[i];
+    /* Rehash from the dense entry array: sequential reads. */
+    for (uint64_t k = 0; k < m->n; k++) {
+        uint64_t h = m->v[k].hash, j = h & (ncap - 1);
+        while (ns[j].ent1) j = (j + 1) & (ncap - 1);
+        ns[j].tag = OV_TAG(h);
+        ns[j].ent1 = (uint32_t)(k + 1);
     }
     z_free(m->s);
     m->s = ns;
@@ -187,7 +192,7 @@ static int ov_upsert(ov_map *m, uint64_t h, const char *id, size_t idlen, ov_ent
     uint64_t i = 0;
     if (m->cap) {
         i = ov_find_slot(m, h, id, idlen, &found);
-        if (found) { *out = &m->v[m->s[i].ent]; *isnew = 0; *slot = i; return ZIPPY_OK; }
+        if (found) { *out = &m->v[m->s[i].ent1 - 1]; *isnew = 0; *slot = i; return ZIPPY_OK; }
     }
     if ((m->n + 1) * 2 > m->cap) {
         if ((rc = ov_grow(m))) return rc;
@@ -218,8 +223,8 @@ static int ov_upsert(ov_map *m, uint64_t h, const char *id, size_t idlen, ov_ent
     memcpy(m->ids + m->ids_len, id, idlen);
     m->ids[m->ids_len + idlen] = 0;
     m->ids_len += idlen + 1;
-    m->s[i].hash = h;
-    m->s[i].ent = m->n++;
+    m->s[i].tag = OV_TAG(h);
+    m->s[i].ent1 = (uint32_t)++m->n;
     *out = x;
     *isnew = 1;
     *slot = i;
@@ -232,11 +237,11 @@ static void ov_remove_last(ov_map *m, uint64_t slot) {
     m->n--;
     m->ids_len = m->v[m->n].id_off;
     for (;;) {
-        m->s[i].hash = 0;
+        m->s[i].ent1 = 0;
         for (;;) {
             j = (j + 1) & mask;
-            if (!m->s[j].hash) return;
-            uint64_t home = m->s[j].hash & mask;
+            if (!m->s[j].ent1) return;
+            uint64_t home = m->v[m->s[j].ent1 - 1].hash & mask;
             /* move j back to i unless its home lies cyclically in (i, j] */
             if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) break;
         }

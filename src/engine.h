@@ -27,9 +27,11 @@ typedef struct ov_entry {
 } ov_entry;
 #define OV_NONE UINT64_MAX
 
+/* A slot: the high 32 bits of the id hash as a tag, and the entry's index
+ * + 1 (0 = empty). 8 bytes, so the table stays small enough for caches. */
 typedef struct ov_slot {
-    uint64_t hash; /* 0 = empty */
-    uint64_t ent;  /* index into v */
+    uint32_t tag;
+    uint32_t ent1;
 } ov_slot;
 
 typedef struct ov_map {
