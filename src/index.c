@@ -645,6 +645,7 @@ static int plan(const zi_builder *b, layout *L) {
 
 typedef struct emitter {
     int fd;
+    uint64_t written;   /* bytes written so far (file offset) */
     unsigned char *buf; /* EMIT_CAP bytes */
     size_t used;        /* bytes in buf */
     size_t hashed_from; /* first byte of buf that is slot data */
@@ -656,6 +657,9 @@ static int emit_flush(emitter *em) {
     XXH3_64bits_update(&em->st, em->buf + em->hashed_from,
                        em->used - em->hashed_from);
     int rc = zos_write_all(em->fd, em->buf, em->used);
+    /* Start writeback now: the final fsync then has little left to wait for. */
+    if (!rc) zos_writeback_start(em->fd, em->written, em->used);
+    em->written += em->used;
     em->used = 0;
     em->hashed_from = 0;
     return rc;
@@ -788,6 +792,7 @@ int zi_builder_write(zi_builder *b, const char *path, uint64_t covered) {
     }
     what = "cannot write";
     em.fd = fd;
+    em.written = 0;
     em.buf = buf;
     rc = emit_table(b, &L, &em, covered);
     if (!rc) {
