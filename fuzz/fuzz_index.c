@@ -80,10 +80,14 @@ static void fix_all(unsigned char *p, size_t size) {
     for (size_t i = 0; i < n; i++) {
         unsigned char *s = p + ZI_HEADER_SIZE + i * ZI_SLOT_SIZE;
         if (!z_le64(s)) continue;
-        unsigned char b[22];
-        memcpy(b, s, 14);
-        memcpy(b + 14, s + 16, 8);
-        uint16_t c = (uint16_t)z_hash64(b, sizeof b);
+        uint64_t w0 = z_le64(s), w1 = z_le64(s + 8) & ((1ull << 48) - 1), w2 = z_le64(s + 16);
+        uint64_t x = w0 ^ (w1 * 0x9E3779B97F4A7C15ull) ^ (w2 * 0xC2B2AE3D27D4EB4Full);
+        x ^= x >> 33;
+        x *= 0xFF51AFD7ED558CCDull;
+        x ^= x >> 33;
+        x *= 0xC4CEB9FE1A85EC53ull;
+        x ^= x >> 33;
+        uint16_t c = (uint16_t)x;
         s[14] = (unsigned char)c;
         s[15] = (unsigned char)(c >> 8);
         count++;

