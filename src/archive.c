@@ -546,13 +546,13 @@ static int pack_check_outside(const char *root, const char *zip_path) {
     char *dir = slash ? z_strndup(zip_path, slash == zip_path ? 1 : (size_t)(slash - zip_path))
                       : z_strdup(".");
     if (!dir) return z_err_nomem();
-    char *rroot = realpath(root, NULL), *rdir = realpath(dir, NULL);
-    int rc = ZIPPY_OK;
-    if (!rdir)
-        rc = z_err_os(-errno, "pack: directory of '%s'",
+    char *rroot = NULL, *rdir = NULL;
+    int rc = ZIPPY_OK, r1 = zos_realpath(root, &rroot), r2 = zos_realpath(dir, &rdir);
+    if (r2)
+        rc = z_err_os(r2, "pack: directory of '%s'",
                       shown(buf, sizeof buf, zip_path));
-    else if (!rroot)
-        rc = z_err_os(-errno, "pack: '%s'", shown(buf, sizeof buf, root));
+    else if (r1)
+        rc = z_err_os(r1, "pack: '%s'", shown(buf, sizeof buf, root));
     else {
         size_t n = strlen(rroot);
         if (strncmp(rdir, rroot, n) == 0 &&
@@ -560,8 +560,8 @@ static int pack_check_outside(const char *root, const char *zip_path) {
             rc = z_err(ZIPPY_EINVAL, "pack: archive '%s' would be inside the store '%s'",
                        shown(buf, sizeof buf, zip_path), shown(buf2, sizeof buf2, root));
     }
-    free(rroot); /* realpath allocates with malloc */
-    free(rdir);
+    z_free(rroot);
+    z_free(rdir);
     z_free(dir);
     return rc;
 }

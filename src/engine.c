@@ -782,10 +782,10 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
         goto cleanup;
     }
     e->data_fd = r;
-    struct stat st;
-    if (fstat(e->data_fd, &st)) { rc = z_err_os(-errno, "stat %s", e->data_path); goto cleanup; }
-    e->data_size = (uint64_t)st.st_size;
-    e->data_ino = (uint64_t)st.st_ino;
+    if ((r = zos_fstat_id(e->data_fd, &e->data_size, &e->data_ino))) {
+        rc = z_err_os(r, "collection %s: cannot stat %s", e->name, e->data_path);
+        goto cleanup;
+    }
     if ((rc = remap(e, 1))) goto cleanup;
 
     uint64_t good_end = e->data_size, from = 0;
@@ -1115,8 +1115,7 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
         e->broken = 1;
         goto cleanup;
     }
-    struct stat st;
-    if (!fstat(e->data_fd, &st)) e->data_ino = (uint64_t)st.st_ino;
+    (void)zos_fstat_id(e->data_fd, NULL, &e->data_ino);
     if ((rc = remap(e, 1))) { e->broken = 1; goto cleanup; }
     rc = zi_builder_write(b, e->index_path, newoff);
     if (!rc) rc = zi_open(&e->base, e->index_path);
@@ -1211,16 +1210,10 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
         z_free(meta);
         if (r) { rc = z_err_os(r, "cannot create collection %s in %s", name, root_path); goto cleanup; }
     }
-    {
-        char *rp = realpath(dir, NULL); /* libc memory: copy it into ours */
-        if (!rp) {
-            rc = errno == ENOENT ? z_err(ZIPPY_ENOTFOUND, "collection %s not found in store %s", name, root_path)
-                                 : z_err_os(-errno, "collection %s in %s", name, root_path);
-            goto cleanup;
-        }
-        real = z_strdup(rp);
-        free(rp);
-        if (!real) { rc = z_err_nomem(); goto cleanup; }
+    if ((r = zos_realpath(dir, &real))) {
+        rc = r == -ENOENT ? z_err(ZIPPY_ENOTFOUND, "collection %s not found in store %s", name, root_path)
+                          : z_err_os(r, "collection %s in %s", name, root_path);
+        goto cleanup;
     }
     pthread_mutex_lock(&g_reg_mu);
     for (e = g_engines; e; e = e->next)
@@ -1356,23 +1349,24 @@ unlock:
 
 int ze_is_open(const char *root_path, const char *name) {
     char *cd = path_join(root_path, "collections"), *dir = cd ? path_join(cd, name) : NULL;
-    char *real = dir ? realpath(dir, NULL) : NULL;
+    char *real = NULL;
     int open = 0;
+    if (dir) (void)zos_realpath(dir, &real);
     if (real) {
         pthread_mutex_lock(&g_reg_mu);
         for (zengine *e = g_engines; e; e = e->next)
             if (!strcmp(e->dir, real)) open = 1;
         pthread_mutex_unlock(&g_reg_mu);
     }
-    free(real);
+    z_free(real);
     z_free(dir);
     z_free(cd);
     return open;
 }
 
 int ze_flush_root(const char *root_path) {
-    char *real = realpath(root_path, NULL);
-    if (!real) return ZIPPY_OK;
+    char *real = NULL;
+    if (zos_realpath(root_path, &real)) return ZIPPY_OK;
     size_t n = strlen(real);
     int rc = ZIPPY_OK;
     pthread_mutex_lock(&g_reg_mu);
@@ -1383,7 +1377,7 @@ int ze_flush_root(const char *root_path) {
         }
     }
     pthread_mutex_unlock(&g_reg_mu);
-    free(real);
+    z_free(real);
     return rc;
 }
 
@@ -1464,16 +1458,17 @@ int zippy_coll_refresh(zippy_coll *c) {
     pthread_mutex_lock(&e->sync_mu);
     pthread_rwlock_wrlock(&e->rw);
     if (e->writable) goto unlock; /* the writer is always current */
-    struct stat st;
-    if (stat(e->data_path, &st)) { rc = z_err_os(-errno, "collection %s: %s", e->name, e->data_path); goto unlock; }
-    if ((uint64_t)st.st_ino != e->data_ino || (uint64_t)st.st_size < e->data_size) {
+    uint64_t fsize, fino;
+    int r = zos_stat_id(e->data_path, &fsize, &fino);
+    if (r) { rc = z_err_os(r, "collection %s: %s", e->name, e->data_path); goto unlock; }
+    if (fino != e->data_ino || fsize < e->data_size) {
         /* Replaced (compaction) or cut: load afresh. */
         engine_unload(e);
         rc = engine_load(e, 0, NULL, NULL);
         e->generation++;
-    } else if ((uint64_t)st.st_size > e->data_size) {
+    } else if (fsize > e->data_size) {
         uint64_t old = e->data_size, good_end;
-        e->data_size = (uint64_t)st.st_size;
+        e->data_size = fsize;
         if ((rc = remap(e, 1)) == ZIPPY_OK) rc = catch_up(e, old, &good_end, NULL, NULL);
         if (rc == ZIPPY_OK) e->data_size = good_end;
         else e->data_size = old;

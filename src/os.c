@@ -159,6 +159,32 @@ int zos_lstat_kind(const char *path, int *kind) {
     return 0;
 }
 
+int zos_fstat_id(int fd, uint64_t *size, uint64_t *ino) {
+    struct stat st;
+    if (fstat(fd, &st)) return -errno;
+    if (size) *size = (uint64_t)st.st_size;
+    if (ino) *ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
+int zos_stat_id(const char *path, uint64_t *size, uint64_t *ino) {
+    struct stat st;
+    if (stat(path, &st)) return -errno;
+    if (size) *size = (uint64_t)st.st_size;
+    if (ino) *ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
+int zos_realpath(const char *path, char **out) {
+    char *rp = realpath(path, NULL); /* libc memory: copied into ours */
+    if (!rp) return -errno;
+    char *p = z_strdup(rp);
+    free(rp);
+    if (!p) return -ENOMEM;
+    *out = p;
+    return 0;
+}
+
 int zos_rename(const char *from, const char *to) {
     FAULT(ZOS_OP_RENAME);
     return rename(from, to) ? -errno : 0;

@@ -52,6 +52,11 @@ void zos_writeback_start(int fd, uint64_t off, uint64_t len);
 int zos_fstat_size(int fd, uint64_t *size);
 int zos_stat(const char *path, int *is_dir, uint64_t *size); /* -ENOENT... */
 int zos_lstat_kind(const char *path, int *kind); /* 0 none,1 file,2 dir,3 other */
+/* Size and inode (identity) of an open file or a path. */
+int zos_fstat_id(int fd, uint64_t *size, uint64_t *ino);
+int zos_stat_id(const char *path, uint64_t *size, uint64_t *ino);
+/* Canonical absolute path, in memory from z_malloc (caller frees). */
+int zos_realpath(const char *path, char **out);
 int zos_rename(const char *from, const char *to);
 int zos_unlink(const char *path);
 int zos_rmdir(const char *path);
