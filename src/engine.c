@@ -1814,6 +1814,11 @@ struct zippy_scan {
     uint64_t count0, wseq0, live_seen; /* to notice lines lost to damage */
     int registered;                    /* counted in e->active_scans */
     uint64_t pf_pos;                   /* lines before this were prefetched */
+    /* Full scans walk the live lines directly: (offset, length, checksum)
+     * of every live document at open, sorted by offset. NULL: walk every
+     * line of the log and probe the index for each (limited scans). */
+    struct live_ent *lv;
+    size_t nlv, ilv;
     zq_filter *filter;
     zq_proj *proj;
     zj_doc *doc;
@@ -1821,6 +1826,102 @@ struct zippy_scan {
     char id[ZIPPY_ID_MAX + 1];
     size_t idlen;
 };
+
+typedef struct live_ent {
+    uint64_t off;
+    uint32_t len, crc;
+} live_ent;
+
+#define SCAN_SORTED_MAX (16u << 20) /* live documents; above, probe per line */
+
+static int cmp_live(const void *a, const void *b) {
+    uint64_t x = ((const live_ent *)a)->off, y = ((const live_ent *)b)->off;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts by offset: LSD radix sort on the 48-bit offsets for large n. */
+static int sort_live(live_ent *a, size_t n) {
+    if (n < 4096) {
+        qsort(a, n, sizeof *a, cmp_live);
+        return ZIPPY_OK;
+    }
+    live_ent *tmp = z_malloc(n * sizeof *tmp);
+    size_t *cnt = z_malloc(65536 * sizeof *cnt);
+    if (!tmp || !cnt) {
+        z_free(tmp);
+        z_free(cnt);
+        return ZIPPY_ENOMEM;
+    }
+    live_ent *src = a, *dst = tmp;
+    for (int shift = 0; shift < 48; shift += 16) {
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++) cnt[(src[i].off >> shift) & 0xffff]++;
+        size_t sum = 0;
+        for (size_t k = 0; k < 65536; k++) {
+            size_t c = cnt[k];
+            cnt[k] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) dst[cnt[(src[i].off >> shift) & 0xffff]++] = src[i];
+        live_ent *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a); /* 3 passes: the result is in tmp */
+    z_free(tmp);
+    z_free(cnt);
+    return ZIPPY_OK;
+}
+
+/* Collects the live documents of e (caller holds rw) for a full scan. On
+ * any trouble (memory, a damaged index slot, counts that disagree) the scan
+ * falls back to walking the log, which reports problems where it meets
+ * them; so this never fails the scan. */
+static void collect_live(zippy_scan *s) {
+    zengine *e = s->e;
+    if (e->count > SCAN_SORTED_MAX) return;
+    uint64_t slots = e->base ? zi_slot_count(e->base) : 0;
+    uint8_t *sup = NULL;
+    live_ent *v = z_malloc((size_t)(e->count ? e->count : 1) * sizeof *v);
+    size_t n = 0;
+    if (!v) return;
+    if (e->base) {
+        if (!(sup = z_calloc((size_t)(slots / 8 + 1), 1))) goto fail;
+        for (uint64_t i = 0; i < e->ov.n; i++) {
+            const ov_entry *x = &e->ov.v[i];
+            if (x->base_slot != OV_NONE) sup[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
+        }
+        for (uint64_t i = 0; i < slots; i++) {
+            zi_entry ent;
+            if (sup[i / 8] & (1u << (i % 8))) continue;
+            int k = zi_slot(e->base, i, &ent);
+            if (k < 0) goto fail;
+            if (k == 0) continue;
+            if (n == e->count) goto fail;
+            v[n].off = ent.off;
+            v[n].len = ent.len;
+            v[n].crc = ent.crc;
+            n++;
+        }
+    }
+    for (uint64_t i = 0; i < e->ov.n; i++) {
+        const ov_entry *x = &e->ov.v[i];
+        if (x->deleted) continue;
+        if (n == e->count) goto fail;
+        v[n].off = x->off;
+        v[n].len = x->len;
+        v[n].crc = x->crc;
+        n++;
+    }
+    if (n != e->count || sort_live(v, n)) goto fail;
+    z_free(sup);
+    s->lv = v;
+    s->nlv = n;
+    return;
+fail:
+    z_free(sup);
+    z_free(v);
+}
 
 int zippy_scan_open(zippy_scan **out, zippy_coll *c, const zippy_scan_options *opts) {
     CHECK_HANDLE(c);
@@ -1846,6 +1947,7 @@ int zippy_scan_open(zippy_scan **out, zippy_coll *c, const zippy_scan_options *o
     s->wseq0 = s->e->wseq;
     s->e->active_scans++;
     s->registered = 1;
+    if (!s->limit) collect_live(s);
     pthread_rwlock_unlock(&s->e->rw);
     *out = s;
     s = NULL;
@@ -1861,6 +1963,7 @@ void zippy_scan_close(zippy_scan *s) {
         if (--s->e->active_scans == 0) sup_clear(s->e);
         pthread_rwlock_unlock(&s->e->rw);
     }
+    z_free(s->lv);
     zq_filter_free(s->filter);
     zq_proj_free(s->proj);
     zj_doc_free(s->doc);
@@ -1907,6 +2010,50 @@ int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **
     pthread_rwlock_rdlock(&e->rw);
     if (e->generation != s->gen) {
         rc = z_err(ZIPPY_EBUSY, "collection %s was compacted or reloaded during the scan", e->name);
+        goto unlock;
+    }
+    while (s->lv && s->ilv < s->nlv) {
+        const live_ent *v = &s->lv[s->ilv++];
+        const char *p = log_at(e, v->off, (uint64_t)v->len + 1);
+        const char *lid;
+        size_t lidlen;
+        int tomb, idok = p && line_id(e, p, v->len, s->doc, &lid, &lidlen, &tomb) == ZIPPY_OK && !tomb &&
+                         lidlen <= ZIPPY_ID_MAX;
+        if (idok) {
+            memcpy(s->id, lid, lidlen);
+            s->id[lidlen] = 0;
+            s->idlen = lidlen;
+        }
+        if (!p || p[v->len] != '\n' || z_checksum32(p, v->len) != v->crc) {
+            if (idok)
+                rc = z_err(ZIPPY_ECORRUPT,
+                           "collection %s: document \"%s\" at byte offset %llu of %s fails its checksum", e->name,
+                           s->id, (unsigned long long)v->off, e->data_path);
+            else
+                rc = z_err(ZIPPY_ECORRUPT, "collection %s: the document at byte offset %llu of %s fails its checksum",
+                           e->name, (unsigned long long)v->off, e->data_path);
+            goto unlock;
+        }
+        if (!idok) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: invalid line at byte offset %llu of %s", e->name,
+                       (unsigned long long)v->off, e->data_path);
+            goto unlock;
+        }
+        s->live_seen++;
+        rc = scan_row(s, p, v->len);
+        if (rc < 0) goto unlock;
+        if (rc == 0) continue;
+        if (s->skipped < s->skip) { s->skipped++; rc = 0; continue; }
+        s->emitted++;
+        if (id) *id = s->id;
+        if (idlen) *idlen = s->idlen;
+        if (doc) *doc = (s->flags & ZIPPY_SCAN_IDS_ONLY) ? NULL : s->out.ptr;
+        if (doclen) *doclen = (s->flags & ZIPPY_SCAN_IDS_ONLY) ? 0 : s->out.len;
+        rc = 1;
+        goto unlock;
+    }
+    if (s->lv) {
+        rc = 0;
         goto unlock;
     }
     while (s->pos < s->end) {
