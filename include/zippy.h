@@ -135,7 +135,8 @@ typedef enum zippy_layout {
 #define ZIPPY_OPEN_CREATE 0x2u   /* create the root / collection if missing */
 
 /* Progress callback for long operations: done and total in bytes of data
- * (total 0 if unknown). Called from the calling thread. */
+ * (total 0 if unknown). Called from the calling thread, with the
+ * collection's locks held: it must not call back into the library. */
 typedef void (*zippy_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 /* Versioned options: initialise with ZIPPY_OPTIONS_INIT, then set fields.
@@ -198,7 +199,11 @@ typedef struct zippy_coll zippy_coll;
 ZIPPY_EXTERN int zippy_coll_open(zippy_coll **out, zippy_root *root,
                                  const char *name, const zippy_options *opts);
 /* Flushes (as zippy_coll_flush) and releases the handle. Returns the flush
- * result; the handle is released either way. NULL is fine. */
+ * result; the handle is released either way. NULL is fine. When the last
+ * handle of a collection in this process closes and that final flush fails
+ * (e.g. ZIPPY_ENOSPC), writes not yet flushed are lost: call
+ * zippy_coll_flush first and retry it until it succeeds if they matter.
+ * Scans opened from the handle stay usable until they are closed. */
 ZIPPY_EXTERN int zippy_coll_close(zippy_coll *coll);
 /* Makes every earlier write durable per the sync mode: writes the log,
  * fdatasyncs it (unless ZIPPY_SYNC_NONE) and checkpoints the index and

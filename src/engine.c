@@ -609,8 +609,11 @@ static int take_line(zengine *e, zj_doc *doc, const char *line, size_t len, uint
     int tomb, rc = ZIPPY_ECORRUPT;
     /* Only a line that is really invalid may be called so: an allocation
      * failure must never make a writer cut the log. */
+    /* The id is checked structurally only (1-255 bytes; the JSON validator
+     * checks UTF-8): never cut a line because of a character-class rule
+     * that another libc or locale might answer differently. */
     if (len > ZIPPY_DOC_MAX + 512 || (rc = line_id(e, line, len, doc, &id, &idlen, &tomb)) ||
-        (rc = zippy_id_valid(id, idlen) ? ZIPPY_ECORRUPT : ZIPPY_OK) || (rc = zj_validate(line, len, NULL))) {
+        (rc = idlen == 0 || idlen > ZIPPY_ID_MAX ? ZIPPY_ECORRUPT : ZIPPY_OK) || (rc = zj_validate(line, len, NULL))) {
         if (rc == ZIPPY_ENOMEM) return z_err_nomem();
         return z_err(ZIPPY_ECORRUPT, "collection %s: invalid line at byte offset %llu of %s", e->name,
                      (unsigned long long)off, e->data_path);
@@ -738,14 +741,24 @@ static int checkpoint(zengine *e);
 static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx);
 
 /* Replays the whole log into an empty overlay (no usable index). */
-static int rebuild_from_log(zengine *e, uint64_t *good_end, zippy_progress_fn prog, void *pctx) {
+/* Replays the whole log into a fresh overlay (no usable index). With
+ * need_full, a log that does not replay to its end (an invalid tail) is an
+ * error. On any failure the previous state is kept. Open scans end with
+ * ZIPPY_EBUSY (the replay is not a change they should see). */
+static int rebuild_from_log(zengine *e, uint64_t *good_end, int need_full, zippy_progress_fn prog, void *pctx) {
     zi_index *old_base = e->base;
     ov_map old_ov = e->ov;
     uint64_t old_count = e->count;
+    int old_scans = e->active_scans;
     e->base = NULL;
     memset(&e->ov, 0, sizeof e->ov);
     e->count = 0;
+    e->active_scans = 0; /* no snapshot records for the replay */
     int rc = catch_up(e, 0, good_end, prog, pctx);
+    e->active_scans = old_scans;
+    if (!rc && need_full && *good_end != e->data_size)
+        rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s has an invalid line at byte offset %llu", e->name,
+                   e->data_path, (unsigned long long)*good_end);
     if (rc) {
         /* Keep the state we had: a failed rebuild must not lose it. */
         ov_clear(&e->ov);
@@ -756,6 +769,8 @@ static int rebuild_from_log(zengine *e, uint64_t *good_end, zippy_progress_fn pr
     }
     zi_close(old_base);
     ov_clear(&old_ov);
+    e->generation++;
+    sup_clear(e);
     return ZIPPY_OK;
 }
 
@@ -821,7 +836,7 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
         rc = ZIPPY_OK;
         if (!e->base) {
             rebuilt = 1;
-            rc = rebuild_from_log(e, &good_end, prog, pctx);
+            rc = rebuild_from_log(e, &good_end, 0, prog, pctx);
         } else {
             rc = catch_up(e, from, &good_end, prog, pctx);
         }
@@ -858,7 +873,7 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
         } else {
             if (r && r != -ENOENT) { rc = z_err_os(r, "collection %s: cannot read %s", e->name, e->index_path); goto cleanup; }
             rebuilt = 1;
-            if ((rc = rebuild_from_log(e, &good_end, prog, pctx))) goto cleanup;
+            if ((rc = rebuild_from_log(e, &good_end, 0, prog, pctx))) goto cleanup;
         }
         rc = ZIPPY_OK;
     }
@@ -911,6 +926,21 @@ cleanup:
     return rc;
 }
 
+/* engine_load for readers, which take no lock: if a compaction replaced
+ * data.jsonl while we opened it and the index, the pair may not belong
+ * together; load again until the log we mapped is still the one in place. */
+static int engine_load_stable(zengine *e, int writable, zippy_progress_fn prog, void *pctx) {
+    int rc = ZIPPY_OK;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        rc = engine_load(e, writable, prog, pctx);
+        if (rc || writable) return rc;
+        uint64_t ino = 0;
+        if (zos_stat_id(e->data_path, NULL, &ino) || ino == e->data_ino) return ZIPPY_OK;
+        engine_unload(e);
+    }
+    return z_err(ZIPPY_EBUSY, "collection %s: %s keeps being replaced; try again", e->name, e->data_path);
+}
+
 /* Folds the overlay into a new index file. Caller holds rw exclusively. */
 static int checkpoint(zengine *e) {
     int rc, r;
@@ -945,7 +975,7 @@ static int checkpoint(zengine *e) {
                 superseded = NULL;
                 zi_builder_free(b);
                 b = NULL;
-                if ((rc = rebuild_from_log(e, &ge, NULL, NULL))) goto cleanup;
+                if ((rc = rebuild_from_log(e, &ge, 1, NULL, NULL))) goto cleanup;
                 return checkpoint(e);
             }
             if (k == 1 && (rc = zi_builder_add(b, &ent))) goto cleanup;
@@ -1070,6 +1100,14 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
         pos += len + 1;
         if (prog && pos >= next_report) { prog(pctx, pos, end); next_report = pos + (8u << 20); }
     }
+    if (zi_builder_count(b) != e->count) {
+        /* A live document's line did not show up as live (its id bytes are
+         * damaged): dropping it silently is not an option. */
+        rc = z_err(ZIPPY_ECORRUPT, "collection %s: %llu live documents expected, %llu found in %s; some lines are "
+                   "damaged (run verify); compaction stopped, nothing changed", e->name,
+                   (unsigned long long)e->count, (unsigned long long)zi_builder_count(b), e->data_path);
+        goto cleanup;
+    }
     if (out.len && (r = zos_write_all(fd, out.ptr, out.len))) {
         rc = z_err_os(r, "collection %s: cannot write %s", e->name, tmp);
         goto cleanup;
@@ -1123,7 +1161,7 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
         char msg[1024];
         uint64_t ge;
         snprintf(msg, sizeof msg, "%s", zippy_errmsg());
-        if (rebuild_from_log(e, &ge, NULL, NULL)) e->broken = 1;
+        if (rebuild_from_log(e, &ge, 1, NULL, NULL)) e->broken = 1;
         z_err(rc, "%s", msg);
         goto cleanup;
     }
@@ -1216,8 +1254,10 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
         goto cleanup;
     }
     pthread_mutex_lock(&g_reg_mu);
+    /* Engines inherited through fork() belong to the parent (its lock, its
+     * file offsets): a child opens its own and meets the parent's lock. */
     for (e = g_engines; e; e = e->next)
-        if (!strcmp(e->dir, real)) break;
+        if (e->pid == getpid() && !strcmp(e->dir, real)) break;
     if (e) {
         if (writable && !e->writable) {
             /* Upgrade a shared read-only engine to a writer. */
@@ -1229,6 +1269,7 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s", zippy_errmsg());
                 if (engine_load(e, 0, NULL, NULL) == ZIPPY_OK) z_err(rc, "%s", msg);
+                else e->broken = 1;
             }
             e->generation++;
             pthread_rwlock_unlock(&e->rw);
@@ -1246,6 +1287,7 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
     pthread_rwlock_init(&e->rw, NULL);
     pthread_mutex_init(&e->sync_mu, NULL);
     e->data_fd = e->lock_fd = -1;
+    e->pid = getpid();
     e->dir = real;
     real = NULL;
     e->name = z_strdup(name);
@@ -1266,7 +1308,7 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
         engine_free(e);
         goto cleanup;
     }
-    rc = engine_load(e, writable, opts ? opts->progress : NULL, opts ? opts->progress_ctx : NULL);
+    rc = engine_load_stable(e, writable, opts ? opts->progress : NULL, opts ? opts->progress_ctx : NULL);
     if (rc) {
         pthread_mutex_unlock(&g_reg_mu);
         engine_free(e);
@@ -1355,7 +1397,7 @@ int ze_is_open(const char *root_path, const char *name) {
     if (real) {
         pthread_mutex_lock(&g_reg_mu);
         for (zengine *e = g_engines; e; e = e->next)
-            if (!strcmp(e->dir, real)) open = 1;
+            if (e->pid == getpid() && !strcmp(e->dir, real)) open = 1;
         pthread_mutex_unlock(&g_reg_mu);
     }
     z_free(real);
@@ -1371,7 +1413,7 @@ int ze_flush_root(const char *root_path) {
     int rc = ZIPPY_OK;
     pthread_mutex_lock(&g_reg_mu);
     for (zengine *e = g_engines; e; e = e->next) {
-        if (e->writable && !strncmp(e->dir, real, n) && e->dir[n] == '/') {
+        if (e->pid == getpid() && e->writable && !strncmp(e->dir, real, n) && e->dir[n] == '/') {
             int r = ze_flush(e, 1);
             if (r && !rc) rc = r;
         }
@@ -1464,7 +1506,8 @@ int zippy_coll_refresh(zippy_coll *c) {
     if (fino != e->data_ino || fsize < e->data_size) {
         /* Replaced (compaction) or cut: load afresh. */
         engine_unload(e);
-        rc = engine_load(e, 0, NULL, NULL);
+        rc = engine_load_stable(e, 0, NULL, NULL);
+        if (rc) e->broken = 1; /* empty now: never answer as if it were */
         e->generation++;
     } else if (fsize > e->data_size) {
         uint64_t old = e->data_size, good_end;
@@ -1563,8 +1606,9 @@ int zippy_put(zippy_coll *c, const char *id, size_t idlen, const char *json, siz
     pthread_rwlock_wrlock(&e->rw);
     rc = put_line_locked(e, id, idlen, line->ptr, line->len, 0);
     uint64_t end = log_end(e);
+    int always = e->sync_mode == ZIPPY_SYNC_ALWAYS;
     pthread_rwlock_unlock(&e->rw);
-    if (!rc && e->sync_mode == ZIPPY_SYNC_ALWAYS) rc = sync_upto(e, end);
+    if (!rc && always) rc = sync_upto(e, end);
     return rc;
 }
 
@@ -1813,6 +1857,8 @@ struct zippy_scan {
     uint64_t limit, skip, emitted, skipped;
     uint64_t count0, wseq0, live_seen; /* to notice lines lost to damage */
     int registered;                    /* counted in e->active_scans */
+    int has_ref;                       /* holds a reference on e */
+    uint64_t cur_off;                  /* offset of the current line */
     uint64_t pf_pos;                   /* lines before this were prefetched */
     /* Full scans walk the live lines directly: (offset, length, checksum)
      * of every live document at open, sorted by offset. NULL: walk every
@@ -1940,6 +1986,10 @@ int zippy_scan_open(zippy_scan **out, zippy_coll *c, const zippy_scan_options *o
         if (opts->fields && (rc = zq_proj_parse(&s->proj, opts->fields, strlen(opts->fields)))) goto cleanup;
     }
     if (!(s->doc = zj_doc_new())) { rc = z_err_nomem(); goto cleanup; }
+    pthread_mutex_lock(&g_reg_mu);
+    s->e->refs++; /* the scan outlives its handle safely */
+    s->has_ref = 1;
+    pthread_mutex_unlock(&g_reg_mu);
     pthread_rwlock_wrlock(&s->e->rw);
     s->end = log_end(s->e);
     s->gen = s->e->generation;
@@ -1963,6 +2013,7 @@ void zippy_scan_close(zippy_scan *s) {
         if (--s->e->active_scans == 0) sup_clear(s->e);
         pthread_rwlock_unlock(&s->e->rw);
     }
+    if (s->has_ref) ze_release(s->e);
     z_free(s->lv);
     zq_filter_free(s->filter);
     zq_proj_free(s->proj);
@@ -1990,7 +2041,7 @@ static int scan_row(zippy_scan *s, const char *line, size_t len) {
     if (rc == ZIPPY_ENOMEM) return z_err_nomem();
     if (rc || v->type != ZJ_OBJECT)
         return z_err(ZIPPY_ECORRUPT, "collection %s: unparsable document \"%s\" at byte offset %llu", e->name, s->id,
-                     (unsigned long long)(s->pos - len - 1));
+                     (unsigned long long)s->cur_off);
     if (s->filter && !zq_filter_match(s->filter, v)) return 0;
     if (s->flags & ZIPPY_SCAN_IDS_ONLY) return 1;
     if (s->proj) {
@@ -2003,7 +2054,6 @@ static int scan_row(zippy_scan *s, const char *line, size_t len) {
 
 int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **doc, size_t *doclen) {
     if (!s) return z_err(ZIPPY_EINVAL, "scan is NULL");
-    if (s->c->closed) return z_err(ZIPPY_ECLOSED, "collection handle is closed");
     zengine *e = s->e;
     int rc = 0;
     if (s->limit && s->emitted >= s->limit) return 0;
@@ -2014,6 +2064,7 @@ int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **
     }
     while (s->lv && s->ilv < s->nlv) {
         const live_ent *v = &s->lv[s->ilv++];
+        s->cur_off = v->off;
         const char *p = log_at(e, v->off, (uint64_t)v->len + 1);
         const char *lid;
         size_t lidlen;
@@ -2075,6 +2126,7 @@ int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **
         const char *p = log_line(e, off, s->end, &len);
         if (!p) { s->pos = s->end; break; }
         s->pos = off + len + 1;
+        s->cur_off = off;
         const char *lid;
         size_t lidlen;
         int tomb;
@@ -2193,11 +2245,7 @@ int zippy_coll_reindex(zippy_coll *c) {
     pthread_rwlock_wrlock(&e->rw);
     uint64_t good_end;
     int rc = write_out(e);
-    if (!rc) rc = rebuild_from_log(e, &good_end, c->progress, c->progress_ctx);
-    if (!rc && good_end != e->data_size)
-        rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s has an invalid tail at byte offset %llu", e->name,
-                   e->data_path, (unsigned long long)good_end);
-    e->generation++;
+    if (!rc) rc = rebuild_from_log(e, &good_end, 1, c->progress, c->progress_ctx);
     if (!rc) rc = checkpoint(e);
     pthread_rwlock_unlock(&e->rw);
     pthread_mutex_unlock(&e->sync_mu);
