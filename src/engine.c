@@ -941,9 +941,39 @@ static int engine_load_stable(zengine *e, int writable, zippy_progress_fn prog, 
     return z_err(ZIPPY_EBUSY, "collection %s: %s keeps being replaced; try again", e->name, e->data_path);
 }
 
+/* fdatasync of the log, making [0, target) durable. After a failed
+ * fdatasync, Linux may have marked the dirty pages clean, so a later one
+ * can succeed without those bytes on disk: the range since the last good
+ * sync is written again first. Caller holds sync_mu (fd stays valid). */
+static int log_sync(zengine *e, int fd, uint64_t target) {
+    int r;
+    if (e->sync_failed && e->synced < target) {
+        size_t cap = 1u << 20;
+        char *buf = z_malloc(cap);
+        if (!buf) return z_err_nomem();
+        for (uint64_t off = e->synced; off < target;) {
+            size_t n = target - off < cap ? (size_t)(target - off) : cap;
+            if ((r = zos_pread_all(fd, buf, n, off)) || (r = zos_pwrite_all(fd, buf, n, off))) {
+                z_free(buf);
+                return z_err_os(r, "collection %s: cannot rewrite %s at byte offset %llu", e->name, e->data_path,
+                                (unsigned long long)off);
+            }
+            off += n;
+        }
+        z_free(buf);
+    }
+    if ((r = zos_fdatasync(fd))) {
+        e->sync_failed = 1;
+        return z_err_os(r, "collection %s: cannot sync %s", e->name, e->data_path);
+    }
+    e->sync_failed = 0;
+    if (target > e->synced) e->synced = target;
+    return ZIPPY_OK;
+}
+
 /* Folds the overlay into a new index file. Caller holds rw exclusively. */
 static int checkpoint(zengine *e) {
-    int rc, r;
+    int rc;
     zi_builder *b = NULL;
     uint8_t *superseded = NULL;
     if (e->broken) return z_err(ZIPPY_EIO, "collection %s: not checkpointed after an earlier failure", e->name);
@@ -951,9 +981,7 @@ static int checkpoint(zengine *e) {
     if (e->synced < e->data_size && e->sync_mode != ZIPPY_SYNC_NONE) {
         /* The index must never claim bytes the disk may not have (with
          * sync mode none the caller gave that guarantee up). */
-        if ((r = zos_fdatasync(e->data_fd)))
-            return z_err_os(r, "collection %s: cannot sync %s", e->name, e->data_path);
-        e->synced = e->data_size;
+        if ((rc = log_sync(e, e->data_fd, e->data_size))) return rc;
     }
     if ((rc = zi_builder_new(&b, e->count))) goto cleanup;
     if (e->base) {
@@ -1366,7 +1394,7 @@ static int want_checkpoint(const zengine *e) {
 }
 
 int ze_flush(zengine *e, int force_checkpoint) {
-    int rc = ZIPPY_OK, r;
+    int rc = ZIPPY_OK;
     pthread_mutex_lock(&e->sync_mu);
     pthread_rwlock_wrlock(&e->rw);
     if (!e->writable) goto unlock;
@@ -1375,12 +1403,7 @@ int ze_flush(zengine *e, int force_checkpoint) {
     int fd = e->data_fd;
     int ck = !rc && (force_checkpoint ? index_stale(e) : want_checkpoint(e));
     pthread_rwlock_unlock(&e->rw);
-    if (!rc && e->sync_mode != ZIPPY_SYNC_NONE && e->synced < target) {
-        if ((r = zos_fdatasync(fd)))
-            rc = z_err_os(r, "collection %s: cannot sync %s", e->name, e->data_path);
-        else
-            e->synced = target;
-    }
+    if (!rc && e->sync_mode != ZIPPY_SYNC_NONE && e->synced < target) rc = log_sync(e, fd, target);
     pthread_rwlock_wrlock(&e->rw);
     if (!rc && ck) rc = checkpoint(e);
 unlock:
@@ -1426,7 +1449,7 @@ int ze_flush_root(const char *root_path) {
 /* Syncs the log up to end (group commit: one fdatasync serves every
  * thread whose write it covers). */
 static int sync_upto(zengine *e, uint64_t end) {
-    int rc = ZIPPY_OK, r;
+    int rc = ZIPPY_OK;
     pthread_mutex_lock(&e->sync_mu);
     if (e->synced < end) {
         pthread_rwlock_wrlock(&e->rw);
@@ -1434,12 +1457,7 @@ static int sync_upto(zengine *e, uint64_t end) {
         uint64_t target = e->data_size;
         int fd = e->data_fd;
         pthread_rwlock_unlock(&e->rw);
-        if (!rc) {
-            if ((r = zos_fdatasync(fd)))
-                rc = z_err_os(r, "collection %s: cannot sync %s", e->name, e->data_path);
-            else
-                e->synced = target;
-        }
+        if (!rc) rc = log_sync(e, fd, target);
     }
     pthread_mutex_unlock(&e->sync_mu);
     return rc;

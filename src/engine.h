@@ -67,6 +67,7 @@ struct zengine {
     char *wbuf;            /* lines not yet written: offsets data_size.. */
     size_t wlen, wcap;
     uint64_t synced;       /* log bytes known durable */
+    int sync_failed;       /* an fdatasync failed since: rewrite before trusting the next */
     char *map;             /* read-only mapping of data.jsonl */
     size_t map_cap;        /* mapped length (>= data_size when map != NULL) */
     /* index */

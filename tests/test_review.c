@@ -1,8 +1,10 @@
 /* test_review.c - regressions for defects found in code review: fork
  * safety, compaction and reindex over damaged lines, scans that outlive
  * their handle. */
+#include <errno.h>
 #include <sys/wait.h>
 
+#include "os.h"
 #include "test.h"
 #include "zippy.h"
 
@@ -130,6 +132,29 @@ TEST(test_scan_outlives_its_handle) {
     CHECK(rows > 0);
 }
 
+/* After a failed fdatasync the unsynced range is written again before the
+ * next fdatasync is trusted (Linux may have marked the pages clean). */
+TEST(test_sync_failure_rewrites_before_retry) {
+    zippy_root *r;
+    zippy_coll *c;
+    CHECK_EQ(open_rw(&r, &c), 0);
+    CHECK_EQ(put(c, "s1", "{\"v\":1}"), 0);
+    zos_fault_set(ZOS_OP_FSYNC, 1, EIO, 0);
+    int rc = zippy_coll_flush(c);
+    zos_fault_clear();
+    CHECKF(rc == ZIPPY_EIO, "flush with a failing fdatasync returned %d", rc);
+    unsigned long writes = zos_op_count(ZOS_OP_WRITE), reads = zos_op_count(ZOS_OP_READ);
+    CHECK_EQ(zippy_coll_flush(c), 0);
+    CHECK(zos_op_count(ZOS_OP_WRITE) > writes && zos_op_count(ZOS_OP_READ) > reads);
+    /* once good again, no more rewriting */
+    writes = zos_op_count(ZOS_OP_WRITE);
+    CHECK_EQ(put(c, "s2", "{\"v\":2}"), 0);
+    CHECK_EQ(zippy_coll_flush(c), 0);
+    CHECK_EQ(zos_op_count(ZOS_OP_WRITE), writes + 1);
+    CHECK_EQ(zippy_coll_close(c), 0);
+    zippy_root_close(r);
+}
+
 int main(void) {
     g_dir = t_tmpdir();
     {
@@ -143,6 +168,7 @@ int main(void) {
     RUN(test_compact_refuses_to_drop_a_damaged_line);
     RUN(test_failed_reindex_keeps_state);
     RUN(test_scan_outlives_its_handle);
+    RUN(test_sync_failure_rewrites_before_retry);
     t_rm_rf(g_dir);
     free(g_dir);
     TEST_END();
