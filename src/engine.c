@@ -1568,6 +1568,8 @@ static int make_line(const zengine *e, const char *id, size_t idlen, const char 
         return z_err(ZIPPY_EINVAL, "document \"%.*s\": malformed JSON at byte %zu (line %u, column %u): %s",
                      (int)idlen, id, jerr.offset, jerr.line, jerr.col, jerr.msg);
     if (rc) return rc;
+    if (info.id_keys > 1)
+        return z_err(ZIPPY_EINVAL, "document \"%.*s\": more than one top-level \"_id\"", (int)idlen, id);
     if (info.has_id && (!info.id_is_string || info.id_len != idlen || memcmp(info.id, id, idlen)))
         return z_err(ZIPPY_EINVAL, "document \"%.*s\": its \"_id\" field does not match the id", (int)idlen, id);
     if (info.has_reserved)
@@ -1812,6 +1814,10 @@ int zippy_put_jsonl(zippy_coll *c, const char *data, size_t len, const char *con
             if (rc) break;
             if (!info.has_id || !info.id_is_string) {
                 rc = z_err(ZIPPY_EINVAL, "line %llu: no string \"_id\" field", (unsigned long long)lineno);
+                break;
+            }
+            if (info.id_keys > 1) {
+                rc = z_err(ZIPPY_EINVAL, "line %llu: more than one top-level \"_id\"", (unsigned long long)lineno);
                 break;
             }
             if (info.id_len > ZIPPY_ID_MAX) {

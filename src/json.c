@@ -1660,6 +1660,7 @@ key:
                 members++;
             } else {
                 /* "_id": record the first one's value if it is a string */
+                if (info) info->id_keys++;
                 if (info && !info->has_id) {
                     info->has_id = 1;
                     const char *vp = skip_ws(p, e);
@@ -1784,6 +1785,7 @@ static NOINLINE int min_check(const char *s, size_t n, unsigned flags,
 static void info_clear(zj_min_info *info) {
     /* not the whole id[] buffer: this runs on every put */
     info->has_id = info->id_is_string = info->has_reserved = 0;
+    info->id_keys = 0;
     info->id[0] = 0;
     info->id_len = 0;
     info->members = 0;

@@ -100,6 +100,7 @@ typedef struct zj_min_info {
     size_t id_len;             /* decoded length (may exceed ZIPPY_ID_MAX:
                                   then id[] holds only a prefix) */
     int has_reserved;          /* top-level key "$deleted" present */
+    uint32_t id_keys;          /* top-level "_id" members seen (> 1: ambiguous) */
     uint32_t members;          /* top-level members written to out */
 } zj_min_info;
 
