@@ -638,6 +638,13 @@ static int catch_up(zengine *e, uint64_t from, uint64_t *good_end, zippy_progres
         if (!nl) break; /* torn last line */
         size_t len = (size_t)(nl - p);
         rc = take_line(e, doc, p, len, pos, 1);
+        if (rc == ZIPPY_ECORRUPT && zj_validate(p, len, NULL) == ZIPPY_OK) {
+            /* A torn write cannot leave complete JSON and a newline: this
+             * line was written whole, so it is damage, not a tail to cut. */
+            z_err(ZIPPY_ECORRUPT, "collection %s: the line at byte offset %llu of %s is JSON but not a document "
+                  "(no string \"_id\" of 1-%d bytes)", e->name, (unsigned long long)pos, e->data_path, ZIPPY_ID_MAX);
+            goto cleanup;
+        }
         if (rc == ZIPPY_ECORRUPT) {
             /* Torn tail or corruption? Look for any valid line after. */
             uint64_t q = pos + len + 1;
@@ -781,6 +788,7 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
     char *ixbuf = NULL;
     zl_list ll = {0};
     e->data_fd = e->lock_fd = -1;
+    e->load_note[0] = 0;
     if (writable && (rc = take_writer_lock(e))) goto cleanup;
     e->writable = writable;
     if ((rc = manifest_read(e, &ours))) goto cleanup;
@@ -823,11 +831,18 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
     if (zippy_index || ours) {
         ours = 1;
         rc = zippy_index ? zi_open(&e->base, e->index_path) : ZIPPY_ENOTFOUND;
+        if (rc != ZIPPY_OK && (zippy_index || have_index_file))
+            snprintf(e->load_note, sizeof e->load_note, "collection %s: %s is unusable (%s); the index was rebuilt "
+                     "from the log", e->name, e->index_path, zippy_errmsg());
         if (rc == ZIPPY_OK) {
             uint64_t cov = zi_covered(e->base);
             if (cov > e->data_size || (cov > 0 && e->map[cov - 1] != '\n')) {
                 zi_close(e->base); /* mismatched: claims data the log lacks */
                 e->base = NULL;
+                snprintf(e->load_note, sizeof e->load_note,
+                         "collection %s: %s covers %llu bytes but %s %s; the index was rebuilt from the log",
+                         e->name, e->index_path, (unsigned long long)cov, e->data_path,
+                         cov > e->data_size ? "is shorter" : "has no line end there");
             } else {
                 from = cov;
                 e->count = zi_count(e->base);
@@ -885,9 +900,15 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
                 goto cleanup;
             }
         }
+        if (!writable)
+            snprintf(e->load_note, sizeof e->load_note,
+                     "collection %s: %llu bytes at byte offset %llu of %s are not complete lines (a torn write); "
+                     "a writer will cut them", e->name, (unsigned long long)(e->data_size - good_end),
+                     (unsigned long long)good_end, e->data_path);
         e->data_size = good_end;
     }
     e->synced = e->data_size;
+    if (writable) e->load_note[0] = 0; /* a writer repaired what it found */
     if (writable) {
         if (e->data_size == 0 && !ours) {
             /* A new collection (or an empty old one): nothing to index yet;
@@ -1087,13 +1108,10 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
         loc l;
         rc = line_id(e, p, len, doc, &id, &idlen, &tomb);
         if (rc == ZIPPY_ENOMEM) goto cleanup;
-        if (rc) {
-            /* Never drop what cannot be read: stop, changing nothing. */
-            rc = z_err(ZIPPY_ECORRUPT, "collection %s: invalid line at byte offset %llu of %s; compaction stopped, "
-                       "nothing changed (run verify)", e->name, (unsigned long long)pos, e->data_path);
-            goto cleanup;
-        }
-        if (!tomb) {
+        /* An unreadable line is dropped only if it is provably dead: the
+         * count check below stops the compaction if any live document
+         * went missing. */
+        if (rc == ZIPPY_OK && !tomb) {
             char idcopy[ZIPPY_ID_MAX + 1];
             if (idlen > ZIPPY_ID_MAX) goto next;
             memcpy(idcopy, id, idlen);
@@ -1798,9 +1816,9 @@ int zippy_put_jsonl(zippy_coll *c, const char *data, size_t len, const char *con
             zj_error jerr;
             const size_t room = 9 + ZIPPY_ID_MAX;
             zb_clear(line);
-            if (l > ZIPPY_DOC_MAX) {
-                rc = z_err(ZIPPY_ETOOBIG, "line %llu: %zu bytes; the limit is %u", (unsigned long long)lineno, l,
-                           ZIPPY_DOC_MAX);
+            if (l > ZIPPY_DOC_MAX + ZIPPY_ID_MAX + 16) {
+                rc = z_err(ZIPPY_ETOOBIG, "line %llu: %zu bytes; the limit is %u plus the \"_id\" member",
+                           (unsigned long long)lineno, l, ZIPPY_DOC_MAX);
                 break;
             }
             if ((rc = zb_reserve(line, room + l + 2))) break;
@@ -2326,9 +2344,13 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
     if (!doc) return z_err_nomem();
     char first[1024] = "";
     pthread_rwlock_rdlock(&e->rw);
+    if (e->load_note[0]) {
+        r.index_errors++;
+        snprintf(first, sizeof first, "%s", e->load_note);
+    }
     if (e->base && zi_verify(e->base)) {
         r.index_errors++;
-        snprintf(first, sizeof first, "collection %s: %s", e->name, zippy_errmsg());
+        if (!first[0]) snprintf(first, sizeof first, "collection %s: %s", e->name, zippy_errmsg());
     }
     uint64_t pos = 0, end = log_end(e);
     while (pos < end) {

@@ -81,6 +81,7 @@ struct zengine {
     uint64_t sup_cap, sup_n;
     int broken;            /* in-memory state lost: refuse work, never checkpoint */
     int index_gone;        /* index.bin removed by a failed compaction: rewrite it */
+    char load_note[512];   /* what a read-only open had to work around (verify reports it) */
     int legacy;            /* lines may be in ZDS 0.1.x form */
     int strict;
     int sync_mode;
