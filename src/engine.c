@@ -88,11 +88,21 @@ static int id_char_ok(uint32_t cp) {
     if (cp < 0x80) return g_id_ascii[cp];
     pthread_once(&g_loc_once, loc_init);
     if (g_utf8_loc) return iswalnum_l((wint_t)cp, g_utf8_loc) != 0;
-    /* Without a UTF-8 locale: accept non-ASCII outside the control,
-     * space and punctuation ranges. */
-    return cp >= 0xC0 && cp != 0xD7 && cp != 0xF7 &&
-           !(cp >= 0x2000 && cp <= 0x206F) && !(cp >= 0x3000 && cp <= 0x303F) &&
-           cp != 0xFEFF;
+    /* Without a UTF-8 locale: the letter and digit blocks of the major
+     * scripts (no symbols, punctuation or emoji), so that no id accepted
+     * here is refused where the locale exists. */
+    static const uint32_t blocks[][2] = {
+        {0x00C0, 0x00D6}, {0x00D8, 0x00F6}, {0x00F8, 0x02AF}, {0x0370, 0x0373}, {0x0376, 0x0377},
+        {0x037B, 0x037D}, {0x0386, 0x0386}, {0x0388, 0x03FF}, {0x0400, 0x0481}, {0x048A, 0x052F},
+        {0x0531, 0x0556}, {0x0561, 0x0587}, {0x05D0, 0x05EA}, {0x0620, 0x064A}, {0x0660, 0x0669},
+        {0x0904, 0x0939}, {0x0966, 0x096F}, {0x0E01, 0x0E30}, {0x0E50, 0x0E59}, {0x10A0, 0x10FF},
+        {0x1100, 0x11FF}, {0x1E00, 0x1FBC}, {0x3041, 0x3096}, {0x30A1, 0x30FA}, {0x3400, 0x4DBF},
+        {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3}, {0xFF10, 0xFF19}, {0xFF21, 0xFF3A}, {0xFF41, 0xFF5A},
+        {0x20000, 0x2FA1F},
+    };
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+        if (cp >= blocks[i][0] && cp <= blocks[i][1]) return 1;
+    return 0;
 }
 
 int zippy_id_valid(const char *id, size_t idlen) {
@@ -836,13 +846,26 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
                      "from the log", e->name, e->index_path, zippy_errmsg());
         if (rc == ZIPPY_OK) {
             uint64_t cov = zi_covered(e->base);
-            if (cov > e->data_size || (cov > 0 && e->map[cov - 1] != '\n')) {
+            if (cov > e->data_size) {
                 zi_close(e->base); /* mismatched: claims data the log lacks */
                 e->base = NULL;
                 snprintf(e->load_note, sizeof e->load_note,
-                         "collection %s: %s covers %llu bytes but %s %s; the index was rebuilt from the log",
+                         "collection %s: %s covers %llu bytes but %s holds %llu; the index was rebuilt from the log",
                          e->name, e->index_path, (unsigned long long)cov, e->data_path,
-                         cov > e->data_size ? "is shorter" : "has no line end there");
+                         (unsigned long long)e->data_size);
+            } else if (cov > 0 && e->map[cov - 1] != '\n') {
+                /* Damage inside the covered range (a line end overwritten):
+                 * reported, never rebuilt around; a writer must not append
+                 * to a line that does not end. */
+                snprintf(e->load_note, sizeof e->load_note,
+                         "collection %s: byte offset %llu of %s should end a line but is not a newline", e->name,
+                         (unsigned long long)(cov - 1), e->data_path);
+                if (writable) {
+                    rc = z_err(ZIPPY_ECORRUPT, "%s; refusing to write (repair the file, then reindex)", e->load_note);
+                    goto cleanup;
+                }
+                from = cov;
+                e->count = zi_count(e->base);
             } else {
                 from = cov;
                 e->count = zi_count(e->base);

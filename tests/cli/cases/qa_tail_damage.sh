@@ -1,3 +1,7 @@
+# Decision (lead): when the log is shorter than the index claims, the issue
+# prescribes a rebuild and cutting the torn last line, so a writer cuts the
+# partial u5 line (verify, read-only, reports it first); when only a line end
+# inside the covered range is damaged, a writer refuses and the line stays.
 # QA: damage at the end of a fully indexed log must not make an acknowledged
 # document vanish silently. The index (intact header, covered = old size,
 # 5 live entries) proves the last line was written and synced.

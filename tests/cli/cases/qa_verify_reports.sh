@@ -12,7 +12,7 @@ clean_ok() { # prints whether verify claimed a clean bill of health
         echo "verify: clean ok (damage NOT reported)"
     else
         echo "verify: reports the damage"
-        [ -n "$1" ] && { grep -q "$1" v.txt v.err && echo "names byte $1: yes" || echo "names byte $1: no"; }
+        if [ -n "$1" ]; then grep -q "$1" v.txt v.err && echo "names byte $1: yes" || echo "names byte $1: no"; fi
     fi
 }
 section "garbage line appended to data.jsonl"
