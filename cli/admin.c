@@ -63,15 +63,18 @@ int cmd_list(const cli_command *cmd, cli_args *a) {
     if (zippy_root_list(root, &names, NULL) != ZIPPY_OK) {
         rc = cli_fail(cmd, a->pos[0]);
     } else {
-        for (char **p = names; *p && rc == EXIT_OK; p++) {
+        /* A collection that cannot be opened is reported; the others are
+         * still listed. */
+        for (char **p = names; *p; p++) {
             zippy_options o = ZIPPY_OPTIONS_INIT;
             o.flags = ZIPPY_OPEN_READONLY;
             zippy_coll *c = NULL;
             uint64_t n = 0;
             if (zippy_coll_open(&c, root, *p, &o) != ZIPPY_OK ||
-                zippy_count(c, &n) != ZIPPY_OK)
-                rc = cli_fail(cmd, *p);
-            else
+                zippy_count(c, &n) != ZIPPY_OK) {
+                int frc = cli_fail(cmd, *p);
+                if (rc == EXIT_OK) rc = frc;
+            } else
                 printf("%s\t%llu\n", *p, (unsigned long long)n);
             zippy_coll_close(c);
         }

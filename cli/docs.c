@@ -39,6 +39,8 @@ int open_store(const cli_command *cmd, cli_args *a, store_ctx *ctx, int mode,
     memset(ctx, 0, sizeof *ctx);
     progress_init(&ctx->prog, progress_label ? progress_label : cmd->name,
                   !progress_label || (a->seen & OPT_QUIET));
+    /* A refused name must not leave a new store behind. */
+    if (zippy_coll_name_valid(a->collection) != ZIPPY_OK) return cli_fail(cmd, a->collection);
     int rc = open_root(cmd, a->pos[0], mode, &ctx->root);
     if (rc) return rc;
     zippy_options o = ZIPPY_OPTIONS_INIT;

@@ -191,6 +191,10 @@ ZIPPY_EXTERN int zippy_root_drop(zippy_root *root, const char *name);
 
 typedef struct zippy_coll zippy_coll;
 
+/* ZIPPY_OK if name is a valid collection name (see zippy_coll_open), else
+ * ZIPPY_EINVAL with a message naming it. */
+ZIPPY_EXTERN int zippy_coll_name_valid(const char *name);
+
 /* Opens collection `name` (1-64 bytes of [A-Za-z0-9_.-], not starting
  * with '.'). opts NULL: the root's options. A writable open takes the
  * collection's writer lock (ZIPPY_ELOCKED names the holder's pid when

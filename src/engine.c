@@ -136,6 +136,12 @@ int zippy_id_valid(const char *id, size_t idlen) {
     return ZIPPY_OK;
 }
 
+int zippy_coll_name_valid(const char *name) {
+    if (ze_name_valid(name)) return ZIPPY_OK;
+    return z_err(ZIPPY_EINVAL, "invalid collection name \"%s\": use 1-64 of A-Z a-z 0-9 _ - . (not starting with "
+                 "'.', no \"..\")", name ? name : "");
+}
+
 int ze_name_valid(const char *name) {
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > 64 || name[0] == '.') return 0;
@@ -2302,14 +2308,45 @@ int zippy_coll_compact(zippy_coll *c) {
     return rc;
 }
 
+/* 1 (and *bad) if a document the index holds fails its checksum: a
+ * rebuild would give it a fresh checksum and hide the damage. Damaged
+ * index slots are not counted (rebuilding is their cure). */
+static int live_checksum_damage(const zengine *e, uint64_t *bad) {
+    uint64_t slots = e->base ? zi_slot_count(e->base) : 0;
+    for (uint64_t i = 0; i < slots + e->ov.n; i++) {
+        zi_entry ent;
+        if (i < slots) {
+            if (zi_slot(e->base, i, &ent) != 1) continue;
+            /* superseded slots point at old lines, which are intact or not
+             * independently of liveness: check them too */
+        } else {
+            const ov_entry *x = &e->ov.v[i - slots];
+            if (x->deleted) continue;
+            ent.off = x->off;
+            ent.len = x->len;
+            ent.crc = x->crc;
+        }
+        const char *p = log_at(e, ent.off, ent.len);
+        if (p && z_checksum32(p, ent.len) != ent.crc) {
+            *bad = ent.off;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int zippy_coll_reindex(zippy_coll *c) {
     CHECK_HANDLE(c);
     CHECK_WRITABLE(c);
     zengine *e = c->e;
     pthread_mutex_lock(&e->sync_mu);
     pthread_rwlock_wrlock(&e->rw);
-    uint64_t good_end;
+    uint64_t good_end, bad = 0;
     int rc = write_out(e);
+    if (!rc && live_checksum_damage(e, &bad))
+        rc = z_err(ZIPPY_ECORRUPT, "collection %s: the document at byte offset %llu of %s fails its checksum; a "
+                   "reindex would hide the damage (repair or delete it first; verify lists every damaged line)",
+                   e->name, (unsigned long long)bad, e->data_path);
     if (!rc) rc = rebuild_from_log(e, &good_end, 1, c->progress, c->progress_ctx);
     if (!rc) rc = checkpoint(e);
     pthread_rwlock_unlock(&e->rw);

@@ -49,8 +49,57 @@ static int root_lock(const char *root) {
     return fd;
 }
 
-/* Rewrites zds.json with `name` set to count (or removed), keeping every
- * other field. Caller passes the root lock. */
+/* The last path component of root without trailing slashes, into buf. */
+static const char *store_basename(const char *root, char *buf, size_t cap) {
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && root[b - 1] != '/') b--;
+    size_t len = n - b < cap - 1 ? n - b : cap - 1;
+    memcpy(buf, root + b, len);
+    buf[len] = 0;
+    return buf;
+}
+
+static int is_key(const zj_val *k, const char *name) {
+    size_t n = strlen(name);
+    return k->len == n && !memcmp(k->u.str, name, n);
+}
+
+/* Appends the "collections" object: the old entries with coll set to
+ * count (or removed, or added). */
+static int write_colls(zippy_buf *b, const zj_val *colls, const char *coll, uint64_t count, int remove) {
+    int rc = zb_putc(b, '{'), first = 1, done = 0;
+    if (colls && colls->type == ZJ_OBJECT) {
+        for (uint32_t i = 0; !rc && i < colls->len; i++) {
+            const zj_val *k = &colls->u.members[2 * i], *cv = &colls->u.members[2 * i + 1];
+            int match = coll && k->len == strlen(coll) && !memcmp(k->u.str, coll, k->len);
+            if (match && remove) continue;
+            rc = zb_append(b, first ? "\n    " : ",\n    ", first ? 5 : 6);
+            first = 0;
+            rc = rc ? rc : zj_write_string(b, k->u.str, k->len);
+            if (match) {
+                rc = rc ? rc : zb_printf(b, ": {\"count\": %llu, \"layout\": \"jsonl\"}", (unsigned long long)count);
+                done = 1;
+            } else {
+                rc = rc ? rc : zb_append(b, ": ", 2);
+                rc = rc ? rc : zj_write(b, cv, 0);
+            }
+        }
+    }
+    if (!rc && coll && !remove && !done) {
+        rc = zb_append(b, first ? "\n    " : ",\n    ", first ? 5 : 6);
+        first = 0;
+        rc = rc ? rc : zj_write_string(b, coll, strlen(coll));
+        rc = rc ? rc : zb_printf(b, ": {\"count\": %llu, \"layout\": \"jsonl\"}", (unsigned long long)count);
+    }
+    return rc ? rc : zb_append(b, first ? "}" : "\n  }", first ? 1 : 4);
+}
+
+/* Rewrites zds.json: name/description when given, the collection's count
+ * (or its removal), "modified"; every other member, known or not, is kept
+ * in its place. A zds.json of a newer format version is not rewritten.
+ * Caller holds the root lock. */
 static int write_root_json(const char *root, const char *set_name, const char *set_desc, const char *coll,
                            uint64_t count, int remove) {
     char *path = join2(root, "zds.json"), *txt = NULL;
@@ -59,58 +108,74 @@ static int write_root_json(const char *root, const char *set_name, const char *s
     int rc = ZIPPY_OK, r;
     zj_val *v = NULL;
     size_t n = 0;
-    char now[32];
+    char now[32], base[256];
     z_utc_now(now, sizeof now);
     if (!path || !d) { rc = z_err_nomem(); goto cleanup; }
     r = zos_read_file(path, &txt, &n, ROOT_JSON_MAX);
     if (r && r != -ENOENT) { rc = z_err_os(r, "store %s: cannot read %s", root, path); goto cleanup; }
     if (!r && (zj_parse(d, txt, n, &v, NULL) || v->type != ZJ_OBJECT)) v = NULL; /* unreadable: rewrite */
-    const zj_val *name = v ? zj_get(v, "name", 4) : NULL;
-    const zj_val *desc = v ? zj_get(v, "description", 11) : NULL;
-    const zj_val *created = v ? zj_get(v, "created", 7) : NULL;
-    const zj_val *colls = v ? zj_get(v, "collections", 11) : NULL;
-    rc = zb_append(&b, "{\n  \"name\": ", 12);
-    if (set_name) rc = rc ? rc : zj_write_string(&b, set_name, strlen(set_name));
-    else if (name && name->type == ZJ_STRING) rc = rc ? rc : zj_write(&b, name, 0);
-    else {
-        const char *base = strrchr(root, '/');
-        base = base && base[1] ? base + 1 : root;
-        rc = rc ? rc : zj_write_string(&b, base, strlen(base));
+    const zj_val *fv = v ? zj_get(v, "format_version", 14) : NULL;
+    int64_t ver = 0;
+    if (fv && zj_num_i64(fv, &ver) && ver > ZIPPY_FORMAT_VERSION) {
+        rc = z_err(ZIPPY_EUNSUPPORTED, "store %s: zds.json has format version %lld, newer than this library's %d",
+                   root, (long long)ver, ZIPPY_FORMAT_VERSION);
+        goto cleanup;
     }
-    rc = rc ? rc : zb_append(&b, ",\n  \"description\": ", 19);
-    if (set_desc) rc = rc ? rc : zj_write_string(&b, set_desc, strlen(set_desc));
-    else if (desc && desc->type == ZJ_STRING) rc = rc ? rc : zj_write(&b, desc, 0);
-    else rc = rc ? rc : zb_append(&b, "\"\"", 2);
-    rc = rc ? rc : zb_printf(&b, ",\n  \"format\": \"zippy\",\n  \"format_version\": %d,\n  \"created\": ",
-                             ZIPPY_FORMAT_VERSION);
-    if (created && created->type == ZJ_STRING) rc = rc ? rc : zj_write(&b, created, 0);
-    else rc = rc ? rc : zb_printf(&b, "\"%s\"", now);
-    rc = rc ? rc : zb_printf(&b, ",\n  \"modified\": \"%s\",\n  \"collections\": {", now);
-    int first = 1, done = 0;
-    if (colls && colls->type == ZJ_OBJECT) {
-        for (uint32_t i = 0; !rc && i < colls->len; i++) {
-            const zj_val *k = &colls->u.members[2 * i], *cv = &colls->u.members[2 * i + 1];
-            int match = coll && k->len == strlen(coll) && !memcmp(k->u.str, coll, k->len);
-            if (match && remove) continue;
-            rc = zb_append(&b, first ? "\n    " : ",\n    ", first ? 5 : 6);
-            first = 0;
-            rc = rc ? rc : zj_write_string(&b, k->u.str, k->len);
-            if (match) {
-                rc = rc ? rc : zb_printf(&b, ": {\"count\": %llu, \"layout\": \"jsonl\"}", (unsigned long long)count);
-                done = 1;
-            } else {
-                rc = rc ? rc : zb_append(&b, ": ", 2);
-                rc = rc ? rc : zj_write(&b, cv, 0);
-            }
+    int seen_name = 0, seen_desc = 0, seen_fmt = 0, seen_ver = 0, seen_created = 0, seen_mod = 0, seen_colls = 0;
+    rc = zb_putc(&b, '{');
+    int first = 1;
+#define SEP() (rc = rc ? rc : zb_append(&b, first ? "\n  " : ",\n  ", first ? 3 : 4), first = 0)
+    for (uint32_t i = 0; v && !rc && i < v->len; i++) {
+        const zj_val *k = &v->u.members[2 * i], *val = &v->u.members[2 * i + 1];
+        SEP();
+        rc = rc ? rc : zj_write_string(&b, k->u.str, k->len);
+        rc = rc ? rc : zb_append(&b, ": ", 2);
+        if (rc) break;
+        if (is_key(k, "name") && !seen_name) {
+            seen_name = 1;
+            rc = set_name ? zj_write_string(&b, set_name, strlen(set_name)) : zj_write(&b, val, 0);
+        } else if (is_key(k, "description") && !seen_desc) {
+            seen_desc = 1;
+            rc = set_desc ? zj_write_string(&b, set_desc, strlen(set_desc)) : zj_write(&b, val, 0);
+        } else if (is_key(k, "format") && !seen_fmt) {
+            seen_fmt = 1;
+            rc = zb_append(&b, "\"zippy\"", 7);
+        } else if (is_key(k, "format_version") && !seen_ver) {
+            seen_ver = 1;
+            rc = zb_printf(&b, "%d", ZIPPY_FORMAT_VERSION);
+        } else if (is_key(k, "modified") && !seen_mod) {
+            seen_mod = 1;
+            rc = zb_printf(&b, "\"%s\"", now);
+        } else if (is_key(k, "collections") && !seen_colls) {
+            seen_colls = 1;
+            rc = write_colls(&b, val, coll, count, remove);
+        } else {
+            if (is_key(k, "created")) seen_created = 1;
+            rc = zj_write(&b, val, 0);
         }
     }
-    if (!rc && coll && !remove && !done) {
-        rc = zb_append(&b, first ? "\n    " : ",\n    ", first ? 5 : 6);
-        first = 0;
-        rc = rc ? rc : zj_write_string(&b, coll, strlen(coll));
-        rc = rc ? rc : zb_printf(&b, ": {\"count\": %llu, \"layout\": \"jsonl\"}", (unsigned long long)count);
+    if (!seen_name) {
+        SEP();
+        const char *nm = set_name ? set_name : store_basename(root, base, sizeof base);
+        rc = rc ? rc : zb_append(&b, "\"name\": ", 8);
+        rc = rc ? rc : zj_write_string(&b, nm, strlen(nm));
     }
-    rc = rc ? rc : zb_append(&b, first ? "}\n}\n" : "\n  }\n}\n", first ? 4 : 7);
+    if (!seen_desc) {
+        SEP();
+        rc = rc ? rc : zb_append(&b, "\"description\": ", 15);
+        rc = rc ? rc : (set_desc ? zj_write_string(&b, set_desc, strlen(set_desc)) : zb_append(&b, "\"\"", 2));
+    }
+    if (!seen_fmt) { SEP(); rc = rc ? rc : zb_append(&b, "\"format\": \"zippy\"", 17); }
+    if (!seen_ver) { SEP(); rc = rc ? rc : zb_printf(&b, "\"format_version\": %d", ZIPPY_FORMAT_VERSION); }
+    if (!seen_created) { SEP(); rc = rc ? rc : zb_printf(&b, "\"created\": \"%s\"", now); }
+    if (!seen_mod) { SEP(); rc = rc ? rc : zb_printf(&b, "\"modified\": \"%s\"", now); }
+    if (!seen_colls) {
+        SEP();
+        rc = rc ? rc : zb_append(&b, "\"collections\": ", 15);
+        rc = rc ? rc : write_colls(&b, NULL, coll, count, remove);
+    }
+#undef SEP
+    rc = rc ? rc : zb_append(&b, "\n}\n", 3);
     if (rc) goto cleanup;
     r = zos_replace_file(path, b.ptr, b.len);
     if (r) rc = z_err_os(r, "store %s: cannot write %s", root, path);
@@ -177,6 +242,22 @@ int zippy_root_open(zippy_root **out, const char *path, const zippy_options *opt
         z_free(tmp);
         rc = zos_stat(zj, NULL, NULL) == 0 ? ZIPPY_OK : write_root_json(path, NULL, NULL, NULL, 0, 0);
         zos_close(fd);
+        if (rc) goto cleanup;
+    }
+    if (!(o.flags & ZIPPY_OPEN_READONLY)) {
+        /* Refuse up front to write a store of a newer format. */
+        char *txt = NULL;
+        size_t n = 0;
+        zj_doc *d = zj_doc_new();
+        zj_val *v;
+        int64_t ver = 0;
+        if (d && zos_read_file(zj, &txt, &n, ROOT_JSON_MAX) == 0 && zj_parse(d, txt, n, &v, NULL) == ZIPPY_OK &&
+            v->type == ZJ_OBJECT && zj_get(v, "format_version", 14) &&
+            zj_num_i64(zj_get(v, "format_version", 14), &ver) && ver > ZIPPY_FORMAT_VERSION)
+            rc = z_err(ZIPPY_EUNSUPPORTED, "store %s has format version %lld, newer than this library's %d; "
+                       "open it read-only or upgrade zippy", path, (long long)ver, ZIPPY_FORMAT_VERSION);
+        zj_doc_free(d);
+        z_free(txt);
         if (rc) goto cleanup;
     }
     root = z_calloc(1, sizeof *root);
