@@ -856,9 +856,9 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
                 zi_close(e->base); /* mismatched: claims data the log lacks */
                 e->base = NULL;
                 snprintf(e->load_note, sizeof e->load_note,
-                         "collection %s: %s covers %llu bytes but %s holds %llu; the index was rebuilt from the log",
-                         e->name, e->index_path, (unsigned long long)cov, e->data_path,
-                         (unsigned long long)e->data_size);
+                         "collection %s: %s covers %llu bytes but %s ends at byte offset %llu (data was lost "
+                         "there); the index was rebuilt from the log", e->name, e->index_path,
+                         (unsigned long long)cov, e->data_path, (unsigned long long)e->data_size);
             } else if (cov > 0 && e->map[cov - 1] != '\n') {
                 /* Damage inside the covered range (a line end overwritten):
                  * reported, never rebuilt around; a writer must not append
@@ -929,10 +929,13 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
                 goto cleanup;
             }
         }
-        if (!writable)
+        /* A crash leaves at most a last line without its newline: normal,
+         * not worth a verify failure. Complete lines that are not valid
+         * are damage, and verify reports them. */
+        if (!writable && memchr(e->map + good_end, '\n', (size_t)(e->data_size - good_end)))
             snprintf(e->load_note, sizeof e->load_note,
-                     "collection %s: %llu bytes at byte offset %llu of %s are not complete lines (a torn write); "
-                     "a writer will cut them", e->name, (unsigned long long)(e->data_size - good_end),
+                     "collection %s: %llu bytes at byte offset %llu of %s are not valid lines; a writer will "
+                     "cut them as a torn tail", e->name, (unsigned long long)(e->data_size - good_end),
                      (unsigned long long)good_end, e->data_path);
         e->data_size = good_end;
     }
