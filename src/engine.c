@@ -979,6 +979,19 @@ cleanup:
     return rc;
 }
 
+/* Bitmap of the base slots the overlay supersedes (caller frees with
+ * z_free); NULL on allocation failure. Caller holds rw. */
+static uint8_t *superseded_slots(const zengine *e) {
+    uint64_t slots = zi_slot_count(e->base);
+    uint8_t *bits = z_calloc((size_t)(slots / 8 + 1), 1);
+    if (!bits) return NULL;
+    for (uint64_t i = 0; i < e->ov.n; i++) {
+        uint64_t bs = e->ov.v[i].base_slot;
+        if (bs != OV_NONE) bits[bs / 8] |= (uint8_t)(1u << (bs % 8));
+    }
+    return bits;
+}
+
 /* engine_load for readers, which take no lock: if a compaction replaced
  * data.jsonl while we opened it and the index, the pair may not belong
  * together; load again until the log we mapped is still the one in place. */
@@ -1039,12 +1052,7 @@ static int checkpoint(zengine *e) {
     if ((rc = zi_builder_new(&b, e->count))) goto cleanup;
     if (e->base) {
         uint64_t slots = zi_slot_count(e->base);
-        superseded = z_calloc((size_t)(slots / 8 + 1), 1);
-        if (!superseded) { rc = z_err_nomem(); goto cleanup; }
-        for (uint64_t i = 0; i < e->ov.n; i++) {
-            const ov_entry *x = &e->ov.v[i];
-            if (x->base_slot != OV_NONE) superseded[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
-        }
+        if (!(superseded = superseded_slots(e))) { rc = z_err_nomem(); goto cleanup; }
         for (uint64_t s = 0; s < slots; s++) {
             if (superseded[s / 8] & (1u << (s % 8))) continue;
             zi_entry ent;
@@ -2006,11 +2014,7 @@ static void collect_live(zippy_scan *s) {
     size_t n = 0;
     if (!v) return;
     if (e->base) {
-        if (!(sup = z_calloc((size_t)(slots / 8 + 1), 1))) goto fail;
-        for (uint64_t i = 0; i < e->ov.n; i++) {
-            const ov_entry *x = &e->ov.v[i];
-            if (x->base_slot != OV_NONE) sup[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
-        }
+        if (!(sup = superseded_slots(e))) goto fail;
         for (uint64_t i = 0; i < slots; i++) {
             zi_entry ent;
             if (sup[i / 8] & (1u << (i % 8))) continue;
@@ -2465,12 +2469,7 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
     /* Every index entry must point at an intact line start. */
     uint8_t *sup = NULL;
     uint64_t slots = e->base ? zi_slot_count(e->base) : 0;
-    if (e->base && (sup = z_calloc((size_t)(slots / 8 + 1), 1))) {
-        for (uint64_t i = 0; i < e->ov.n; i++) {
-            const ov_entry *x = &e->ov.v[i];
-            if (x->base_slot != OV_NONE) sup[x->base_slot / 8] |= (uint8_t)(1u << (x->base_slot % 8));
-        }
-    }
+    if (e->base) sup = superseded_slots(e);
     for (uint64_t i = 0; i < slots + e->ov.n; i++) {
         zi_entry ent;
         if (i < slots) {
