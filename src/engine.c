@@ -323,21 +323,19 @@ static int remap_to(zengine *e, uint64_t size, int force) {
 
 static int remap(zengine *e, int force) { return remap_to(e, e->data_size, force); }
 
-/* Writes the append buffer to the file. On failure the file is cut back
- * to its previous size and the buffer kept, so nothing is lost and every
- * line stays readable. */
+/* Writes the append buffer to the file. On failure the buffer is kept, so
+ * nothing is lost and every line stays readable. */
 static int write_out(zengine *e) {
     if (!e->wlen) return ZIPPY_OK;
+    /* On failure the buffer is kept and the next attempt rewrites the same
+     * range. The file is not cut back: a reader in another process may have
+     * mapped what did get written (cutting would turn its reads into
+     * SIGBUS); a partial tail left by a crash is cut by the next writer. */
     int rc = zos_pwrite_all(e->data_fd, e->wbuf, e->wlen, e->data_size);
-    if (rc) {
-        (void)zos_ftruncate(e->data_fd, e->data_size);
+    if (rc)
         return z_err_os(rc, "collection %s: cannot write %s at byte offset %llu", e->name,
                         e->data_path, (unsigned long long)e->data_size);
-    }
-    if ((rc = remap_to(e, e->data_size + e->wlen, 0))) {
-        (void)zos_ftruncate(e->data_fd, e->data_size);
-        return rc;
-    }
+    if ((rc = remap_to(e, e->data_size + e->wlen, 0))) return rc;
     /* Overlap the disk with the caller: the flush's fdatasync then finds
      * most of the log already on its way. */
     if (e->sync_mode != ZIPPY_SYNC_NONE) zos_writeback_start(e->data_fd, e->data_size, e->wlen);
@@ -1364,6 +1362,7 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
         }
         if (writable && opts && (int)opts->sync > e->sync_mode) e->sync_mode = (int)opts->sync;
         e->refs++;
+        if (writable) e->writer_refs++;
         pthread_mutex_unlock(&g_reg_mu);
         *out = e;
         goto cleanup;
@@ -1401,6 +1400,7 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
         goto cleanup;
     }
     e->refs = 1;
+    e->writer_refs = writable ? 1 : 0;
     e->next = g_engines;
     g_engines = e;
     pthread_mutex_unlock(&g_reg_mu);
@@ -1551,10 +1551,37 @@ int ze_coll_new(zippy_coll **out, zengine *e, int writable, zippy_progress_fn pr
     return ZIPPY_OK;
 }
 
+/* The last writable handle of an engine that read-only handles (or scans)
+ * still use: checkpoint and give the writer lock back, so that another
+ * process can write. If the flush fails the engine stays the writer (its
+ * buffered writes are not dropped). */
+static int ze_writer_release(zengine *e) {
+    int rc = ZIPPY_OK;
+    pthread_mutex_lock(&g_reg_mu);
+    if (--e->writer_refs == 0 && e->refs > 1 && e->writable) {
+        rc = ze_flush(e, 1);
+        if (rc == ZIPPY_OK) {
+            pthread_mutex_lock(&e->sync_mu);
+            pthread_rwlock_wrlock(&e->rw);
+            if (e->lock_fd >= 0) zos_close(e->lock_fd);
+            e->lock_fd = -1;
+            e->writable = 0;
+            pthread_rwlock_unlock(&e->rw);
+            pthread_mutex_unlock(&e->sync_mu);
+        }
+    }
+    pthread_mutex_unlock(&g_reg_mu);
+    return rc;
+}
+
 int zippy_coll_close(zippy_coll *c) {
     if (!c) return ZIPPY_OK;
     int rc = ZIPPY_OK;
-    if (!c->closed && c->writable) rc = ze_flush(c->e, 0);
+    if (!c->closed && c->writable) {
+        rc = ze_flush(c->e, 0);
+        int r2 = ze_writer_release(c->e);
+        if (!rc) rc = r2;
+    }
     if (!c->closed) ze_release(c->e);
     z_free(c);
     return rc;

@@ -57,6 +57,7 @@ struct zengine {
     char *data_path, *index_path, *manifest_path, *lock_path, *meta_dir;
     zengine *next; /* registry list */
     int refs;
+    int writer_refs;       /* writable handles among refs */
     long pid;              /* process that opened it (fork safety) */
     pthread_rwlock_t rw;   /* state below */
     pthread_mutex_t sync_mu;

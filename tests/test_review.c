@@ -155,6 +155,37 @@ TEST(test_sync_failure_rewrites_before_retry) {
     zippy_root_close(r);
 }
 
+/* Closing the last writable handle gives the writer lock back even while
+ * a read-only handle of the same collection stays open. */
+TEST(test_writer_lock_released_with_last_writable_handle) {
+    zippy_root *r;
+    zippy_coll *ro, *rw;
+    zippy_options o = ZIPPY_OPTIONS_INIT;
+    o.flags = ZIPPY_OPEN_READONLY;
+    CHECK_EQ(zippy_root_open(&r, g_dir, NULL), 0);
+    CHECK_EQ(zippy_coll_open(&ro, r, "c", &o), 0);
+    CHECK_EQ(zippy_coll_open(&rw, r, "c", NULL), 0);
+    CHECK_EQ(put(rw, "w1", "{}"), 0);
+    CHECK_EQ(zippy_coll_close(rw), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        zippy_root *r2;
+        zippy_coll *c2;
+        int rc = open_rw(&r2, &c2);
+        if (rc == 0) rc = put(c2, "w2", "{}");
+        if (rc == 0) rc = zippy_coll_close(c2);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "another process could not write after the writer closed");
+    CHECK_EQ(zippy_coll_refresh(ro), 0);
+    CHECK_EQ(zippy_exists(ro, "w2", 2), 1);
+    CHECK_EQ(zippy_exists(ro, "w1", 2), 1);
+    zippy_coll_close(ro);
+    zippy_root_close(r);
+}
+
 int main(void) {
     g_dir = t_tmpdir();
     {
@@ -169,6 +200,7 @@ int main(void) {
     RUN(test_failed_reindex_keeps_state);
     RUN(test_scan_outlives_its_handle);
     RUN(test_sync_failure_rewrites_before_retry);
+    RUN(test_writer_lock_released_with_last_writable_handle);
     t_rm_rf(g_dir);
     free(g_dir);
     TEST_END();
