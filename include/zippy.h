@@ -122,7 +122,10 @@ typedef enum zippy_sync_mode {
     ZIPPY_SYNC_NONE = 0,   /* never fsync: the OS decides (fastest) */
     ZIPPY_SYNC_FLUSH = 1,  /* fdatasync on flush() and close() (default) */
     ZIPPY_SYNC_ALWAYS = 2  /* every put/delete is durable on return; writes
-                              from concurrent threads share one fdatasync */
+                              from concurrent threads share one fdatasync.
+                              If that sync fails the call returns the error
+                              but the write stays applied (visible); a later
+                              successful flush makes it durable */
 } zippy_sync_mode;
 
 typedef enum zippy_layout {
@@ -243,7 +246,8 @@ ZIPPY_EXTERN int zippy_put(zippy_coll *coll, const char *id, size_t idlen,
  * checksum (never served). */
 ZIPPY_EXTERN int zippy_get(zippy_coll *coll, const char *id, size_t idlen,
                            unsigned flags, zippy_buf *out);
-/* 1 if present, 0 if not, or a negative error. */
+/* 1 if present, 0 if not, or a negative error (ZIPPY_ECORRUPT when its
+ * line fails its checksum, as for zippy_get). */
 ZIPPY_EXTERN int zippy_exists(zippy_coll *coll, const char *id, size_t idlen);
 /* Deletes `id`; ZIPPY_ENOTFOUND if absent. */
 ZIPPY_EXTERN int zippy_delete(zippy_coll *coll, const char *id, size_t idlen);

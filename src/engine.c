@@ -1822,7 +1822,8 @@ int zippy_exists(zippy_coll *c, const char *id, size_t idlen) {
     if ((rc = zippy_id_valid(id, idlen))) return rc;
     loc l;
     pthread_rwlock_rdlock(&c->e->rw);
-    rc = lookup(c->e, zi_hash(id, idlen), id, idlen, 0, &l);
+    /* verified like a get: a damaged document is reported, not "absent" */
+    rc = lookup(c->e, zi_hash(id, idlen), id, idlen, 1, &l);
     pthread_rwlock_unlock(&c->e->rw);
     return rc;
 }
