@@ -230,8 +230,9 @@ ZIPPY_EXTERN int zippy_coll_writable(const zippy_coll *coll);
 #define ZIPPY_ID_MAX 255      /* bytes */
 #define ZIPPY_DOC_MAX (64u << 20) /* bytes of JSON per document */
 
-/* Checks an id: 1-255 bytes of UTF-8 letters/digits (any script) and
- * _ - . @ : + = ; not starting with '.', no "..". ZIPPY_OK or ZIPPY_EINVAL. */
+/* Checks an id: 1-255 bytes of UTF-8 letters/digits (any script, with
+ * combining marks after the first character) and _ - . @ : + = ; not
+ * starting with '.', no "..". ZIPPY_OK or ZIPPY_EINVAL. */
 ZIPPY_EXTERN int zippy_id_valid(const char *id, size_t idlen);
 
 /* Stores `json` (a JSON object) under `id`, replacing any earlier version.

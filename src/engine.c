@@ -50,7 +50,23 @@ struct zippy_coll {
 
 static pthread_once_t g_loc_once = PTHREAD_ONCE_INIT;
 static locale_t g_utf8_loc;
-static void loc_init(void) { g_utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0); }
+static wctype_t g_combining;
+static void loc_init(void) {
+    g_utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (g_utf8_loc) g_combining = wctype_l("combining", g_utf8_loc);
+}
+
+/* Combining marks (vowel signs, viramas, accents) belong to the letters of
+ * many scripts (Devanagari "हिन्दी", decomposed Latin): allowed after a
+ * letter or digit, never first. */
+static int id_mark_ok(uint32_t cp) {
+    if (cp < 0x300) return 0;
+    pthread_once(&g_loc_once, loc_init);
+    if (g_utf8_loc && g_combining) return iswctype_l((wint_t)cp, g_combining, g_utf8_loc) != 0;
+    return (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x0900 && cp <= 0x0903) || (cp >= 0x093A && cp <= 0x094F) ||
+           (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) || (cp >= 0x20D0 && cp <= 0x20FF) ||
+           (cp >= 0xFE20 && cp <= 0xFE2F);
+}
 
 /* Decodes one UTF-8 scalar value strictly; returns its length or 0. */
 static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
@@ -125,7 +141,7 @@ int zippy_id_valid(const char *id, size_t idlen) {
         if (!k)
             return z_err(ZIPPY_EINVAL, "invalid id \"%.*s\": not valid UTF-8 at byte %zu",
                          (int)idlen, id, i);
-        if (!id_char_ok(cp))
+        if (!id_char_ok(cp) && !(i > 0 && id_mark_ok(cp)))
             return z_err(ZIPPY_EINVAL,
                          "invalid id \"%.*s\": character at byte %zu is not allowed "
                          "(letters, digits and _ - . @ : + = only)", (int)idlen, id, i);

@@ -186,6 +186,15 @@ TEST(test_writer_lock_released_with_last_writable_handle) {
     zippy_root_close(r);
 }
 
+/* Letters of any script include their combining marks (vowel signs,
+ * viramas, accents), but an id does not start with one. */
+TEST(test_ids_with_combining_marks) {
+    CHECK_EQ(zippy_id_valid("\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\xA8\xE0\xA5\x8D\xE0\xA4\xA6\xE0\xA5\x80", 18), 0);
+    CHECK_EQ(zippy_id_valid("e\xCC\x81", 3), 0);
+    CHECK_EQ(zippy_id_valid("\xCC\x81" "abc", 5), ZIPPY_EINVAL);
+    CHECK_EQ(zippy_id_valid("a\xF0\x9F\x98\x80", 5), ZIPPY_EINVAL);
+}
+
 int main(void) {
     g_dir = t_tmpdir();
     {
@@ -201,6 +210,7 @@ int main(void) {
     RUN(test_scan_outlives_its_handle);
     RUN(test_sync_failure_rewrites_before_retry);
     RUN(test_writer_lock_released_with_last_writable_handle);
+    RUN(test_ids_with_combining_marks);
     t_rm_rf(g_dir);
     free(g_dir);
     TEST_END();
