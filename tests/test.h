@@ -66,6 +66,25 @@ static const char *t_cur_name;
         fflush(stdout);                                                        \
     } while (0)
 
+/* With arguments, a test binary runs only the tests whose names contain one
+ * of them: call t_select(argc, argv) first, then RUN_SEL(name). */
+static int t_sel_argc;
+static char **t_sel_argv;
+static inline void t_select(int argc, char **argv) {
+    t_sel_argc = argc;
+    t_sel_argv = argv;
+}
+static inline int t_selected(const char *name) {
+    if (t_sel_argc < 2) return 1;
+    for (int i = 1; i < t_sel_argc; i++)
+        if (strstr(name, t_sel_argv[i])) return 1;
+    return 0;
+}
+#define RUN_SEL(name)                                                          \
+    do {                                                                       \
+        if (t_selected(#name)) RUN(name);                                      \
+    } while (0)
+
 #define TEST_END()                                                             \
     do {                                                                       \
         printf("%d passed, %d failed\n", t_passed_count, t_failed_count);      \

@@ -832,23 +832,8 @@ TEST(test_sync_always_group_commit) {
     close_coll(r, c);
 }
 
-/* With arguments, only the tests whose names contain one of them run. */
-static int g_argc;
-static char **g_argv;
-static int selected(const char *name) {
-    if (g_argc < 2) return 1;
-    for (int i = 1; i < g_argc; i++)
-        if (strstr(name, g_argv[i])) return 1;
-    return 0;
-}
-#define RUN_SEL(name)                                                          \
-    do {                                                                       \
-        if (selected(#name)) RUN(name);                                        \
-    } while (0)
-
 int main(int argc, char **argv) {
-    g_argc = argc;
-    g_argv = argv;
+    t_select(argc, argv);
     RUN_SEL(test_threads_one_handle);
     RUN_SEL(test_threads_separate_handles);
     RUN_SEL(test_two_handles_one_process);

@@ -2583,23 +2583,8 @@ TEST(test_errors_and_versions) {
     zippy_strv_free(NULL);
 }
 
-/* With arguments, only the tests whose names contain one of them run. */
-static int g_argc;
-static char **g_argv;
-static int selected(const char *name) {
-    if (g_argc < 2) return 1;
-    for (int i = 1; i < g_argc; i++)
-        if (strstr(name, g_argv[i])) return 1;
-    return 0;
-}
-#define RUN_SEL(name)                                                          \
-    do {                                                                       \
-        if (selected(#name)) RUN(name);                                        \
-    } while (0)
-
 int main(int argc, char **argv) {
-    g_argc = argc;
-    g_argv = argv;
+    t_select(argc, argv);
     RUN_SEL(test_put_get_delete_basics);
     RUN_SEL(test_read_your_writes_and_updates);
     RUN_SEL(test_document_forms);
