@@ -2405,6 +2405,24 @@ int zippy_coll_reindex(zippy_coll *c) {
     return rc;
 }
 
+#define LINE_UNREADABLE 2
+
+/* Liveness of the log line p (len bytes) at pos, for the whole-log walks of
+ * stats and verify: 1 live (*l filled, idc holds the id), 0 a tombstone or
+ * a superseded line, LINE_UNREADABLE when it carries no id (checked
+ * structurally, as recovery does), or a negative error from the index. */
+static int line_live(const zengine *e, const char *p, size_t len, uint64_t pos, zj_doc *doc,
+                     char idc[ZIPPY_ID_MAX + 1], loc *l) {
+    const char *id;
+    size_t idlen;
+    int tomb;
+    if (line_id(e, p, len, doc, &id, &idlen, &tomb) || idlen == 0 || idlen > ZIPPY_ID_MAX) return LINE_UNREADABLE;
+    if (tomb) return 0;
+    memcpy(idc, id, idlen);
+    idc[idlen] = 0;
+    return line_is_live(e, zi_hash(idc, idlen), idc, idlen, pos, l);
+}
+
 int zippy_coll_stats(zippy_coll *c, zippy_stats *out) {
     CHECK_HANDLE(c);
     zengine *e = c->e;
@@ -2426,17 +2444,10 @@ int zippy_coll_stats(zippy_coll *c, zippy_stats *out) {
         size_t len;
         const char *p = log_line(e, pos, end, &len);
         if (!p) break;
-        const char *id;
-        size_t idlen;
-        int tomb;
+        char idc[ZIPPY_ID_MAX + 1];
         loc l;
         st.log_lines++;
-        if (line_id(e, p, len, doc, &id, &idlen, &tomb) == ZIPPY_OK && !tomb && idlen <= ZIPPY_ID_MAX) {
-            char idc[ZIPPY_ID_MAX + 1];
-            memcpy(idc, id, idlen);
-            idc[idlen] = 0;
-            if (line_is_live(e, zi_hash(idc, idlen), idc, idlen, pos, &l) == 1) st.live_bytes += len + 1;
-        }
+        if (line_live(e, p, len, pos, doc, idc, &l) == 1) st.live_bytes += len + 1;
         pos += len + 1;
     }
     pthread_rwlock_unlock(&e->rw);
@@ -2468,38 +2479,28 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
         size_t len;
         const char *p = log_line(e, pos, end, &len);
         if (!p) break;
-        const char *id;
-        size_t idlen;
-        int tomb;
+        char idc[ZIPPY_ID_MAX + 1];
         loc l;
         r.lines++;
-        /* ids checked structurally, as recovery does (not by this
-         * system's character classes, which another system may not share) */
-        if (line_id(e, p, len, doc, &id, &idlen, &tomb) || idlen == 0 || idlen > ZIPPY_ID_MAX ||
-            zj_validate(p, len, NULL)) {
+        int k = line_live(e, p, len, pos, doc, idc, &l);
+        if (k == LINE_UNREADABLE || zj_validate(p, len, NULL)) {
             r.bad_lines++;
             if (pos < r.first_bad_offset) r.first_bad_offset = pos;
             if (!first[0])
                 snprintf(first, sizeof first, "collection %s: invalid line at byte offset %llu of %s", e->name,
                          (unsigned long long)pos, e->data_path);
-        } else if (!tomb) {
-            char idc[ZIPPY_ID_MAX + 1];
-            memcpy(idc, id, idlen);
-            idc[idlen] = 0;
-            int k = line_is_live(e, zi_hash(idc, idlen), idc, idlen, pos, &l);
-            if (k < 0) {
-                r.index_errors++;
-                if (!first[0]) snprintf(first, sizeof first, "%s", zippy_errmsg());
-            } else if (k == 1) {
-                r.live++;
-                if (l.len != len || z_checksum32(p, len) != l.crc) {
-                    r.bad_lines++;
-                    if (pos < r.first_bad_offset) r.first_bad_offset = pos;
-                    if (!first[0])
-                        snprintf(first, sizeof first,
-                                 "collection %s: document \"%s\" at byte offset %llu of %s fails its checksum",
-                                 e->name, idc, (unsigned long long)pos, e->data_path);
-                }
+        } else if (k < 0) {
+            r.index_errors++;
+            if (!first[0]) snprintf(first, sizeof first, "%s", zippy_errmsg());
+        } else if (k == 1) {
+            r.live++;
+            if (l.len != len || z_checksum32(p, len) != l.crc) {
+                r.bad_lines++;
+                if (pos < r.first_bad_offset) r.first_bad_offset = pos;
+                if (!first[0])
+                    snprintf(first, sizeof first,
+                             "collection %s: document \"%s\" at byte offset %llu of %s fails its checksum",
+                             e->name, idc, (unsigned long long)pos, e->data_path);
             }
         }
         pos += len + 1;
