@@ -21,7 +21,7 @@ HDRS     = $(wildcard include/*.h src/*.h)
 
 all: lib cli
 
-lib: $(BUILD)/libzippy.a $(BUILD)/libzippy.so $(BUILD)/zippy.pc
+lib: $(BUILD)/libzippy.a $(BUILD)/libzippy_pic.a $(BUILD)/libzippy.so $(BUILD)/zippy.pc
 cli: $(BUILD)/zippy
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS)
@@ -33,6 +33,11 @@ $(BUILD)/pic/%.o: src/%.c $(HDRS)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(BUILD)/libzippy.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Position-independent archive, for linking into the Python and Node modules.
+$(BUILD)/libzippy_pic.a: $(PIC_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -62,9 +67,17 @@ fuzzers: $(FUZZERS)
 deps:
 	@scripts/deps.sh
 
+# Python package: .venv with the C extension installed editable.
+python: deps lib
+	@scripts/python_env.sh
+
+# Node addon: require('./nodejs') works afterwards.
+node: deps lib
+	@scripts/node_build.sh
+
 # The whole suite. Prints "N passed, N failed" last.
 test: deps
-	@$(MAKE) --no-print-directory all tests fuzzers
+	@$(MAKE) --no-print-directory all tests fuzzers python node
 	@scripts/run_tests.sh
 
 unit-test: all tests

@@ -149,7 +149,7 @@ typedef struct zippy_options {
     unsigned version;
     unsigned flags;          /* ZIPPY_OPEN_* */
     zippy_sync_mode sync;    /* durability mode of writers */
-    int strict;              /* new collections: strict schema (reserved) */
+    int strict;              /* strict schema (see "Strict schemas") */
     zippy_layout layout;     /* new collections: storage layout */
     zippy_progress_fn progress; /* optional, for long operations */
     void *progress_ctx;
@@ -269,6 +269,14 @@ ZIPPY_EXTERN int zippy_put_jsonl(zippy_coll *coll, const char *data,
                                  const size_t *idlens, size_t nids,
                                  uint64_t *written);
 
+/* The document at position `index` (0-based) of the scan order (insertion
+ * order; an updated document takes the place of its latest write). id_out
+ * (may be NULL) receives the id, doc_out the compact JSON as zippy_get.
+ * ZIPPY_ENOTFOUND if index >= count. The first call after a write builds
+ * the order in O(n log n); later calls are O(1). */
+ZIPPY_EXTERN int zippy_get_at(zippy_coll *coll, uint64_t index, unsigned flags,
+                              zippy_buf *id_out, zippy_buf *doc_out);
+
 /* ------------------------------------------------------------------ */
 /* Scans                                                               */
 /* ------------------------------------------------------------------ */
@@ -304,6 +312,59 @@ ZIPPY_EXTERN int zippy_scan_next(zippy_scan *scan, const char **id,
                                  size_t *idlen, const char **doc,
                                  size_t *doclen);
 ZIPPY_EXTERN void zippy_scan_close(zippy_scan *scan);
+
+/* ------------------------------------------------------------------ */
+/* Strict schemas                                                      */
+/* ------------------------------------------------------------------ */
+
+/* A document's schema is its key set and JSON types, recursively: an object
+ * maps each key to the schema of its value; arrays are "array" (elements
+ * are not inspected); other values are "string", "number", "boolean" or
+ * "null". Key order does not matter. Its canonical text is compact JSON
+ * with keys sorted by byte order, e.g. {"age":"number","tags":"array"}.
+ *
+ * A strict collection (zippy_options.strict when it is created, or on an
+ * empty collection) takes its schema from its first document and refuses
+ * any later document with another schema with ZIPPY_ESCHEMA, whose message
+ * starts "Schema mismatch:" and names every difference. Opening an existing
+ * flexible collection with strict set makes it strict if all its documents
+ * share one schema (else ZIPPY_ESCHEMA). Mode and schema persist. */
+
+/* Canonical schema text of the JSON object json[0..len) into out. */
+ZIPPY_EXTERN int zippy_schema_of(const char *json, size_t len, zippy_buf *out);
+/* The collection's schema text into out: ZIPPY_OK if it is strict and has
+ * one, ZIPPY_ENOTFOUND if it is strict with no document yet or flexible
+ * (then zippy_coll_strict tells which). */
+ZIPPY_EXTERN int zippy_coll_schema(zippy_coll *coll, zippy_buf *out);
+/* 1 if the collection is strict, 0 if flexible, or a negative error. */
+ZIPPY_EXTERN int zippy_coll_strict(zippy_coll *coll);
+
+/* ------------------------------------------------------------------ */
+/* JSON for front ends                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Callbacks of zippy_json_visit, in document order. A callback returning
+ * non-zero stops the walk; zippy_json_visit then returns that value.
+ * Strings and keys are decoded UTF-8 (escapes resolved; may contain NUL),
+ * valid only during the call. Numbers come as their exact text; is_int is
+ * 1 when the text has no fraction and no exponent. begin_* get the number
+ * of members or items that follow. */
+typedef struct zippy_json_visitor {
+    int (*begin_object)(void *ctx, size_t members);
+    int (*key)(void *ctx, const char *key, size_t len);
+    int (*end_object)(void *ctx);
+    int (*begin_array)(void *ctx, size_t items);
+    int (*end_array)(void *ctx);
+    int (*string)(void *ctx, const char *s, size_t len);
+    int (*number)(void *ctx, const char *text, size_t len, int is_int);
+    int (*boolean)(void *ctx, int value);
+    int (*null)(void *ctx);
+} zippy_json_visitor;
+/* Parses json[0..len) (one strict RFC 8259 value, nesting up to 256) and
+ * walks it. ZIPPY_EINVAL with a message giving line and column if it is
+ * not valid JSON; nothing is visited then. Every callback must be set. */
+ZIPPY_EXTERN int zippy_json_visit(const char *json, size_t len,
+                                  const zippy_json_visitor *v, void *ctx);
 
 /* ------------------------------------------------------------------ */
 /* Maintenance                                                         */

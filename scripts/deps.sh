@@ -1,7 +1,19 @@
 #!/bin/sh
 # Installs the Debian packages the build and tests need, only those missing.
+# Usage: scripts/deps.sh [python] [node]  (extra groups for the front ends)
 set -e
-PKGS="build-essential clang libclang-rt-14-dev pkg-config libxxhash-dev libzip-dev zlib1g-dev libcjson-dev zip unzip valgrind"
+PKGS="build-essential clang libclang-rt-14-dev pkg-config libxxhash-dev libzip-dev zlib1g-dev libcjson-dev zip unzip valgrind git"
+for g in "$@"; do
+    case $g in
+    python) PKGS="$PKGS python3-dev python3-venv python3-pytest python3-numpy python3-pandas python3-torch python3-hypothesis" ;;
+    node) # This machine kind ships Node.js (with npm and headers); only a
+          # machine without it gets Debian's.
+          if ! command -v node >/dev/null || ! command -v npm >/dev/null || [ ! -f /usr/include/node/node_api.h ]; then
+              PKGS="$PKGS nodejs npm libnode-dev"
+          fi ;;
+    *) echo "deps: unknown group $g" >&2; exit 2 ;;
+    esac
+done
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

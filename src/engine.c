@@ -28,6 +28,7 @@
 #include "json.h"
 #include "os.h"
 #include "query.h"
+#include "schema.h"
 #include "util.h"
 
 #define WBUF_CAP (1u << 20)
@@ -613,8 +614,6 @@ static int manifest_read(zengine *e, int *ours) {
                    e->name, (int)lay->len, lay->u.str);
         goto cleanup;
     }
-    const zj_val *st = zj_get(v, "strict", 6);
-    e->strict = st && st->type == ZJ_TRUE;
     const zj_val *cr = zj_get(v, "created", 7);
     if (cr && cr->type == ZJ_STRING && cr->len < sizeof e->created) {
         memcpy(e->created, cr->u.str, cr->len);
@@ -623,6 +622,105 @@ static int manifest_read(zengine *e, int *ours) {
 cleanup:
     zj_doc_free(d);
     z_free(txt);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Strict schema (meta/schema.json)                                     */
+/* ------------------------------------------------------------------ */
+
+#define SCHEMA_FILE_MAX (1u << 20)
+
+/* Reads meta/schema.json: present means strict. Its "schema" is null until
+ * the first document. */
+static int schema_read(zengine *e) {
+    char *txt = NULL;
+    size_t n = 0;
+    zj_doc *d = NULL;
+    zj_val *v;
+    zippy_buf canon = ZIPPY_BUF_INIT;
+    int rc = ZIPPY_OK;
+    z_free(e->schema);
+    e->schema = NULL;
+    e->schema_len = 0;
+    e->strict = 0;
+    int r = zos_read_file(e->schema_path, &txt, &n, SCHEMA_FILE_MAX);
+    if (r == -ENOENT) return ZIPPY_OK;
+    if (r) return z_err_os(r, "collection %s: cannot read %s", e->name, e->schema_path);
+    if (!(d = zj_doc_new())) { rc = z_err_nomem(); goto cleanup; }
+    const zj_val *sv;
+    if (zj_parse(d, txt, n, &v, NULL) || v->type != ZJ_OBJECT || !(sv = zj_get(v, "schema", 6)) ||
+        (sv->type != ZJ_NULL && (rc = zs_canon(sv, &canon)))) {
+        if (rc == ZIPPY_ENOMEM) goto cleanup;
+        rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s is not a valid schema file", e->name, e->schema_path);
+        goto cleanup;
+    }
+    e->strict = 1;
+    if (sv->type != ZJ_NULL) {
+        e->schema = canon.ptr;
+        e->schema_len = canon.len;
+        canon.ptr = NULL;
+    }
+cleanup:
+    zippy_buf_free(&canon);
+    zj_doc_free(d);
+    z_free(txt);
+    return rc;
+}
+
+/* Writes meta/schema.json crash-safely (schema NULL: none yet). */
+static int schema_write(zengine *e, const char *schema, size_t len) {
+    zippy_buf b = ZIPPY_BUF_INIT;
+    int rc = zb_printf(&b, "{\"strict\": true, \"schema\": %.*s}\n", schema ? (int)len : 4, schema ? schema : "null");
+    if (!rc) {
+        int r = zos_replace_file(e->schema_path, b.ptr, b.len);
+        if (r) rc = z_err_os(r, "collection %s: cannot write %s", e->name, e->schema_path);
+    }
+    zippy_buf_free(&b);
+    return rc;
+}
+
+/* Schema text of a log line into e->stxt (caller holds rw for writing). */
+static int line_schema(zengine *e, const char *line, size_t len) {
+    zj_val *v;
+    int rc;
+    if (!e->sdoc && !(e->sdoc = zj_doc_new())) return z_err_nomem();
+    zj_doc_reset(e->sdoc);
+    if ((rc = zj_parse(e->sdoc, line, len, &v, NULL)))
+        return rc == ZIPPY_ENOMEM ? z_err_nomem() : z_err(ZIPPY_EINVAL, "collection %s: unparsable line", e->name);
+    zb_clear(&e->stxt);
+    return zs_of(v, 1, &e->stxt);
+}
+
+/* Strict check of a line about to be written for id (rw held for
+ * writing). The first document of a strict collection fixes its schema,
+ * made durable before the document is written. */
+static int schema_check(zengine *e, const char *id, size_t idlen, const char *line, size_t len) {
+    int rc;
+    if ((rc = line_schema(e, line, len))) return rc;
+    if (!e->schema) {
+        char *copy = z_malloc(e->stxt.len + 1);
+        if (!copy) return z_err_nomem();
+        memcpy(copy, e->stxt.ptr, e->stxt.len + 1);
+        if ((rc = schema_write(e, copy, e->stxt.len))) {
+            z_free(copy);
+            return rc;
+        }
+        e->schema = copy;
+        e->schema_len = e->stxt.len;
+        return ZIPPY_OK;
+    }
+    if (e->stxt.len == e->schema_len && !memcmp(e->stxt.ptr, e->schema, e->schema_len)) return ZIPPY_OK;
+    zippy_buf msg = ZIPPY_BUF_INIT;
+    rc = zs_diff(e->schema, e->schema_len, e->stxt.ptr, e->stxt.len, &msg);
+    if (rc == ZIPPY_ENOMEM) rc = z_err_nomem();
+    else
+        rc = z_err(ZIPPY_ESCHEMA, "Schema mismatch: document \"%.*s\" does not fit the schema of collection %s: %s"
+                                  " (schema %.*s%s; document %.*s%s)",
+                   (int)idlen, id, e->name, msg.ptr ? msg.ptr : "?", e->schema_len > 300 ? 300 : (int)e->schema_len,
+                   e->schema, e->schema_len > 300 ? "..." : "", e->stxt.len > 300 ? 300 : (int)e->stxt.len,
+                   e->stxt.ptr, e->stxt.len > 300 ? "..." : "");
+    zippy_buf_free(&msg);
     return rc;
 }
 
@@ -821,7 +919,7 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
     e->load_note[0] = 0;
     if (writable && (rc = take_writer_lock(e))) goto cleanup;
     e->writable = writable;
-    if ((rc = manifest_read(e, &ours))) goto cleanup;
+    if ((rc = manifest_read(e, &ours)) || (rc = schema_read(e))) goto cleanup;
     r = zos_open(e->data_path, writable ? O_RDWR | O_CREAT : O_RDONLY, 0644);
     if (r < 0) {
         int kind = 0;
@@ -1320,10 +1418,16 @@ static void engine_free(zengine *e) {
     z_free(e->data_path);
     z_free(e->index_path);
     z_free(e->manifest_path);
+    z_free(e->schema_path);
+    z_free(e->schema);
+    zj_doc_free(e->sdoc);
+    zippy_buf_free(&e->stxt);
     z_free(e->lock_path);
     z_free(e->meta_dir);
     pthread_rwlock_destroy(&e->rw);
     pthread_mutex_destroy(&e->sync_mu);
+    pthread_mutex_destroy(&e->order_mu);
+    z_free(e->order);
     z_free(e);
 }
 
@@ -1387,6 +1491,7 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
     if (!e) { pthread_mutex_unlock(&g_reg_mu); rc = z_err_nomem(); goto cleanup; }
     pthread_rwlock_init(&e->rw, NULL);
     pthread_mutex_init(&e->sync_mu, NULL);
+    pthread_mutex_init(&e->order_mu, NULL);
     e->data_fd = e->lock_fd = -1;
     e->pid = getpid();
     e->dir = real;
@@ -1397,13 +1502,13 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
     e->data_path = e->meta_dir ? path_join(e->meta_dir, "data.jsonl") : NULL;
     e->index_path = e->meta_dir ? path_join(e->meta_dir, "index.bin") : NULL;
     e->manifest_path = e->meta_dir ? path_join(e->meta_dir, "manifest.json") : NULL;
+    e->schema_path = e->meta_dir ? path_join(e->meta_dir, "schema.json") : NULL;
     e->lock_path = e->meta_dir ? path_join(e->meta_dir, "lock") : NULL;
     e->wcap = WBUF_CAP;
     e->wbuf = z_malloc(e->wcap);
     e->sync_mode = opts ? opts->sync : ZIPPY_SYNC_FLUSH;
-    e->strict = opts ? opts->strict : 0;
     if (!e->name || !e->root_path || !e->data_path || !e->index_path || !e->manifest_path || !e->lock_path ||
-        !e->wbuf) {
+        !e->schema_path || !e->wbuf) {
         pthread_mutex_unlock(&g_reg_mu);
         rc = z_err_nomem();
         engine_free(e);
@@ -1705,8 +1810,9 @@ static zippy_buf *tls_line(void) {
 /* Appends a prepared line (with '\n') for id; caller holds rw. */
 static int put_line_locked(zengine *e, const char *id, size_t idlen, const char *line, size_t n, int del) {
     uint64_t off;
-    int rc = append_line(e, line, n, &off);
-    if (rc) return rc;
+    int rc;
+    if (e->strict && !del && (rc = schema_check(e, id, idlen, line, n - 1))) return rc;
+    if ((rc = append_line(e, line, n, &off))) return rc;
     rc = note_write(e, zi_hash(id, idlen), id, idlen, del, off, (uint32_t)(n - 1),
                     del ? 0 : z_checksum32(line, n - 1));
     if (rc) e->wlen -= n; /* undo the append: the state did not change */
@@ -2045,20 +2151,21 @@ static int sort_live(live_ent *a, size_t n) {
     return ZIPPY_OK;
 }
 
-/* Collects the live documents of e (caller holds rw) for a full scan. On
- * any trouble (memory, a damaged index slot, counts that disagree) the scan
- * falls back to walking the log, which reports problems where it meets
- * them; so this never fails the scan. */
-static void collect_live(zippy_scan *s) {
-    zengine *e = s->e;
-    if (e->count > SCAN_SORTED_MAX) return;
+/* Collects the live lines of e (caller holds rw), sorted by offset, into
+ * *out (caller frees) and *n. Fails (ZIPPY_ENOMEM, ZIPPY_ECORRUPT: a damaged
+ * index slot or counts that disagree, ZIPPY_ETOOBIG) without a message:
+ * callers fall back to walking the log, which reports problems where it
+ * meets them. */
+static int build_live(const zengine *e, live_ent **out, size_t *nout) {
+    if (e->count > SCAN_SORTED_MAX) return ZIPPY_ETOOBIG;
     uint64_t slots = e->base ? zi_slot_count(e->base) : 0;
     uint8_t *sup = NULL;
     live_ent *v = z_malloc((size_t)(e->count ? e->count : 1) * sizeof *v);
     size_t n = 0;
-    if (!v) return;
+    int rc = ZIPPY_ECORRUPT;
+    if (!v) return ZIPPY_ENOMEM;
     if (e->base) {
-        if (!(sup = superseded_slots(e))) goto fail;
+        if (!(sup = superseded_slots(e))) { rc = ZIPPY_ENOMEM; goto fail; }
         for (uint64_t i = 0; i < slots; i++) {
             zi_entry ent;
             if (sup[i / 8] & (1u << (i % 8))) continue;
@@ -2081,14 +2188,26 @@ static void collect_live(zippy_scan *s) {
         v[n].crc = x->crc;
         n++;
     }
-    if (n != e->count || sort_live(v, n)) goto fail;
+    if (n != e->count) goto fail;
+    if (sort_live(v, n)) { rc = ZIPPY_ENOMEM; goto fail; }
     z_free(sup);
-    s->lv = v;
-    s->nlv = n;
-    return;
+    *out = v;
+    *nout = n;
+    return ZIPPY_OK;
 fail:
     z_free(sup);
     z_free(v);
+    return rc;
+}
+
+/* For a full scan: the live lines, or NULL to walk the log instead. */
+static void collect_live(zippy_scan *s) {
+    live_ent *v;
+    size_t n;
+    if (build_live(s->e, &v, &n) == ZIPPY_OK) {
+        s->lv = v;
+        s->nlv = n;
+    }
 }
 
 int zippy_scan_open(zippy_scan **out, zippy_coll *c, const zippy_scan_options *opts) {
@@ -2300,6 +2419,205 @@ int zippy_scan_next(zippy_scan *s, const char **id, size_t *idlen, const char **
         s->live_seen = s->count0; /* report once */
     }
 unlock:
+    pthread_rwlock_unlock(&e->rw);
+    return rc;
+}
+
+/* zippy_get_at without the order (too many documents, or a damaged index
+ * slot): a scan skipping `index` rows, which reports damage it meets. */
+static int get_at_by_scan(zippy_coll *c, uint64_t index, unsigned flags, zippy_buf *id_out, zippy_buf *doc_out) {
+    zippy_scan_options so = ZIPPY_SCAN_OPTIONS_INIT;
+    zippy_scan *s = NULL;
+    const char *id, *doc;
+    size_t idlen, doclen;
+    so.flags = (flags & ZIPPY_GET_WITH_ID) ? ZIPPY_SCAN_WITH_ID : 0;
+    so.skip = index;
+    so.limit = 1;
+    int rc = zippy_scan_open(&s, c, &so);
+    if (rc) return rc;
+    rc = zippy_scan_next(s, &id, &idlen, &doc, &doclen);
+    if (rc == 0)
+        rc = z_err(ZIPPY_ENOTFOUND, "position %llu is past the end of collection %s", (unsigned long long)index,
+                   c->e->name);
+    if (rc == 1) {
+        zb_clear(doc_out);
+        rc = zb_append(doc_out, doc, doclen);
+        if (!rc && id_out) {
+            zb_clear(id_out);
+            rc = zb_append(id_out, id, idlen);
+        }
+    }
+    zippy_scan_close(s);
+    return rc;
+}
+
+int zippy_get_at(zippy_coll *c, uint64_t index, unsigned flags, zippy_buf *id_out, zippy_buf *doc_out) {
+    CHECK_HANDLE(c);
+    if (!doc_out) return z_err(ZIPPY_EINVAL, "output buffer is NULL");
+    zengine *e = c->e;
+    live_ent ent;
+    int rc = ZIPPY_OK, have = 0;
+    pthread_rwlock_rdlock(&e->rw);
+    if (index >= e->count) {
+        rc = z_err(ZIPPY_ENOTFOUND, "position %llu is past the end of collection %s (%llu documents)",
+                   (unsigned long long)index, e->name, (unsigned long long)e->count);
+        goto unlock;
+    }
+    pthread_mutex_lock(&e->order_mu);
+    uint64_t end = log_end(e);
+    if (!e->order_ok || e->order_gen != e->generation || e->order_end != end) {
+        live_ent *v;
+        size_t n;
+        z_free(e->order);
+        e->order = NULL;
+        e->order_ok = 0;
+        if (build_live(e, &v, &n) == ZIPPY_OK) {
+            e->order = v;
+            e->norder = n;
+            e->order_gen = e->generation;
+            e->order_end = end;
+            e->order_ok = 1;
+        }
+    }
+    if (e->order_ok && index < e->norder) {
+        ent = e->order[index];
+        have = 1;
+    }
+    pthread_mutex_unlock(&e->order_mu);
+    if (have) {
+        const char *p = log_at(e, ent.off, (uint64_t)ent.len + 1);
+        if (!p || p[ent.len] != '\n' || z_checksum32(p, ent.len) != ent.crc) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: the document at byte offset %llu of %s fails its checksum",
+                       e->name, (unsigned long long)ent.off, e->data_path);
+            goto unlock;
+        }
+        const char *id;
+        size_t idlen, rest;
+        zb_clear(doc_out);
+        if ((rc = emit_doc(e, p, ent.len, ZIPPY_GET_WITH_ID, doc_out))) goto unlock;
+        if (!zj_line_id(doc_out->ptr, doc_out->len, &id, &idlen, &rest)) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: invalid line at byte offset %llu of %s", e->name,
+                       (unsigned long long)ent.off, e->data_path);
+            goto unlock;
+        }
+        if (id_out) {
+            zb_clear(id_out);
+            if ((rc = zb_append(id_out, id, idlen))) goto unlock;
+        }
+        if (!(flags & ZIPPY_GET_WITH_ID)) {
+            /* {"_id":"x",rest} -> {rest} */
+            size_t tail = doc_out->len - rest - 1;
+            memmove(doc_out->ptr + 1, doc_out->ptr + rest + 1, tail);
+            doc_out->len = tail + 1;
+            if (doc_out->len == 1) doc_out->ptr[doc_out->len++] = '}';
+            doc_out->ptr[doc_out->len] = 0;
+        }
+    }
+unlock:
+    pthread_rwlock_unlock(&e->rw);
+    if (!rc && !have) rc = get_at_by_scan(c, index, flags, id_out, doc_out);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public: strict schemas                                               */
+/* ------------------------------------------------------------------ */
+
+/* Id of a live line for messages (into buf). */
+static void line_id_text(const zengine *e, const char *p, size_t len, char *buf, size_t cap) {
+    zj_doc *d = zj_doc_new();
+    const char *id;
+    size_t idlen;
+    int tomb;
+    if (d && line_id(e, p, len, d, &id, &idlen, &tomb) == ZIPPY_OK)
+        snprintf(buf, cap, "%.*s", (int)idlen, id);
+    else
+        snprintf(buf, cap, "?");
+    zj_doc_free(d);
+}
+
+int ze_make_strict(zengine *e) {
+    int rc = ZIPPY_OK;
+    live_ent *v = NULL;
+    size_t n = 0;
+    char *first = NULL;
+    size_t first_len = 0, first_i = 0;
+    pthread_rwlock_wrlock(&e->rw);
+    if (e->strict || !e->writable) goto unlock; /* nothing to do, or nothing to persist */
+    if (e->count) {
+        if ((rc = build_live(e, &v, &n))) {
+            rc = z_err(rc == ZIPPY_ENOMEM ? ZIPPY_ENOMEM : ZIPPY_ECORRUPT,
+                       "collection %s: cannot make it strict: its documents cannot be listed (%s); run verify",
+                       e->name, zippy_strerror(rc));
+            goto unlock;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const char *p = log_at(e, v[i].off, (uint64_t)v[i].len + 1);
+            if (!p || z_checksum32(p, v[i].len) != v[i].crc) {
+                rc = z_err(ZIPPY_ECORRUPT, "collection %s: the document at byte offset %llu of %s fails its checksum",
+                           e->name, (unsigned long long)v[i].off, e->data_path);
+                goto unlock;
+            }
+            if ((rc = line_schema(e, p, v[i].len))) goto unlock;
+            if (!first) {
+                if (!(first = z_malloc(e->stxt.len + 1))) { rc = z_err_nomem(); goto unlock; }
+                memcpy(first, e->stxt.ptr, e->stxt.len + 1);
+                first_len = e->stxt.len;
+                first_i = i;
+                continue;
+            }
+            if (e->stxt.len == first_len && !memcmp(e->stxt.ptr, first, first_len)) continue;
+            char a[ZIPPY_ID_MAX + 1], b[ZIPPY_ID_MAX + 1];
+            const char *fp = log_at(e, v[first_i].off, v[first_i].len);
+            zippy_buf msg = ZIPPY_BUF_INIT;
+            line_id_text(e, fp, v[first_i].len, a, sizeof a);
+            line_id_text(e, p, v[i].len, b, sizeof b);
+            rc = zs_diff(first, first_len, e->stxt.ptr, e->stxt.len, &msg);
+            if (rc == ZIPPY_ENOMEM) rc = z_err_nomem();
+            else
+                rc = z_err(ZIPPY_ESCHEMA,
+                           "Schema mismatch: collection %s cannot be made strict: documents \"%s\" and \"%s\" have "
+                           "different schemas: %s", e->name, a, b, msg.ptr ? msg.ptr : "?");
+            zippy_buf_free(&msg);
+            goto unlock;
+        }
+    }
+    if ((rc = schema_write(e, first, first_len))) goto unlock;
+    e->strict = 1;
+    z_free(e->schema);
+    e->schema = first;
+    e->schema_len = first_len;
+    first = NULL;
+    rc = manifest_write(e);
+unlock:
+    pthread_rwlock_unlock(&e->rw);
+    z_free(first);
+    z_free(v);
+    return rc;
+}
+
+int zippy_coll_strict(zippy_coll *c) {
+    CHECK_HANDLE(c);
+    pthread_rwlock_rdlock(&c->e->rw);
+    int s = c->e->strict;
+    pthread_rwlock_unlock(&c->e->rw);
+    return s;
+}
+
+int zippy_coll_schema(zippy_coll *c, zippy_buf *out) {
+    CHECK_HANDLE(c);
+    if (!out) return z_err(ZIPPY_EINVAL, "output buffer is NULL");
+    zengine *e = c->e;
+    int rc;
+    pthread_rwlock_rdlock(&e->rw);
+    if (!e->strict)
+        rc = z_err(ZIPPY_ENOTFOUND, "collection %s is not strict: it has no schema", e->name);
+    else if (!e->schema)
+        rc = z_err(ZIPPY_ENOTFOUND, "collection %s is strict but has no schema yet (no document)", e->name);
+    else {
+        zb_clear(out);
+        rc = zb_append(out, e->schema, e->schema_len);
+    }
     pthread_rwlock_unlock(&e->rw);
     return rc;
 }

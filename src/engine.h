@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "index.h"
+#include "json.h"
 #include "zippy.h"
 
 /* One entry of the in-memory overlay: changes since the index checkpoint
@@ -54,7 +55,7 @@ typedef struct zengine zengine;
 struct zengine {
     /* identity */
     char *dir, *name, *root_path;
-    char *data_path, *index_path, *manifest_path, *lock_path, *meta_dir;
+    char *data_path, *index_path, *manifest_path, *lock_path, *meta_dir, *schema_path;
     zengine *next; /* registry list */
     int refs;
     int writer_refs;       /* writable handles among refs */
@@ -84,8 +85,19 @@ struct zengine {
     int index_gone;        /* index.bin removed by a failed compaction: rewrite it */
     char load_note[512];   /* what a read-only open had to work around (verify reports it) */
     int legacy;            /* lines may be in ZDS 0.1.x form */
-    int strict;
+    int strict;            /* meta/schema.json exists */
+    char *schema;          /* canonical schema text; NULL until the first document */
+    size_t schema_len;
+    zj_doc *sdoc;          /* parse arena of the strict check (under rw) */
+    zippy_buf stxt;        /* schema text of the document being checked */
     int sync_mode;
+    /* Positional order for zippy_get_at: the live lines sorted by offset,
+     * valid while (generation, log end) are those recorded. */
+    pthread_mutex_t order_mu;
+    struct live_ent *order;
+    size_t norder;
+    uint64_t order_gen, order_end;
+    int order_ok;
     int dirty;             /* writes since the last checkpoint */
     char created[32];
 };
@@ -94,6 +106,8 @@ int ze_acquire(zengine **out, const char *root_path, const char *name,
                const zippy_options *opts, int writable);
 void ze_release(zengine *e);
 int ze_flush(zengine *e, int force_checkpoint);
+/* Makes a writable collection strict (see zippy.h); no-op if it is. */
+int ze_make_strict(zengine *e);
 /* Flushes every writable engine of this process whose root is root_path. */
 int ze_flush_root(const char *root_path);
 /* 1 if the collection is open through any handle of this process. */

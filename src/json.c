@@ -122,6 +122,8 @@ void zj_doc_reset(zj_doc *d) {
     d->end = d->cur + head->size;
 }
 
+size_t zj_doc_bytes(const zj_doc *d) { return d ? d->total + d->stk_cap * sizeof(zj_val) : 0; }
+
 void zj_doc_free(zj_doc *d) {
     if (!d) return;
     free_chunks(d->chunks, NULL);

@@ -58,6 +58,7 @@ typedef struct zj_doc zj_doc;
 zj_doc *zj_doc_new(void);
 void zj_doc_reset(zj_doc *d); /* frees all values, keeps the arena */
 void zj_doc_free(zj_doc *d);
+size_t zj_doc_bytes(const zj_doc *d); /* memory held by the arena */
 /* Allocates from the doc's arena (for building values by hand). */
 void *zj_doc_alloc(zj_doc *d, size_t n);
 

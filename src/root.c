@@ -433,6 +433,10 @@ int zippy_coll_open(zippy_coll **out, zippy_root *root, const char *name, const 
     zengine *e = NULL;
     int rc = ze_acquire(&e, root->path, name, &eff, !ro);
     if (rc) return rc;
+    if (!ro && eff.strict && (rc = ze_make_strict(e))) {
+        ze_release(e);
+        return rc;
+    }
     rc = ze_coll_new(out, e, !ro, eff.progress, eff.progress_ctx);
     if (rc) ze_release(e);
     return rc;
