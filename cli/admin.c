@@ -1,6 +1,7 @@
 /* admin.c - store and maintenance commands: init, list, info, stats,
  * compact, reindex, verify, pack, unpack.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -35,6 +36,7 @@ int cmd_init(const cli_command *cmd, cli_args *a) {
         coll_existed = h == 1;
         zippy_coll *c = NULL;
         zippy_options co = ZIPPY_OPTIONS_INIT;
+        co.strict = (a->seen & OPT_STRICT) != 0;
         if (zippy_coll_open(&c, root, a->collection, &co) != ZIPPY_OK)
             rc = cli_fail(cmd, a->collection);
         else if (zippy_coll_close(c) != ZIPPY_OK)
@@ -112,29 +114,126 @@ static const char *layout_name(int l) {
                                                                         : "default";
 }
 
+/* Distinct document schemas of a collection, counted. */
+typedef struct schema_count {
+    char *text;
+    uint64_t n;
+} schema_count;
+typedef struct schema_tally {
+    schema_count *v; /* open addressing, cap a power of two */
+    size_t cap, used;
+} schema_tally;
+
+static uint64_t fnv1a(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static int tally_add(schema_tally *t, const char *s, size_t n) {
+    if ((t->used + 1) * 2 > t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        schema_count *nv = calloc(ncap, sizeof *nv);
+        if (!nv) return -1;
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->v[i].text) continue;
+            size_t j = fnv1a(t->v[i].text, strlen(t->v[i].text)) & (ncap - 1);
+            while (nv[j].text) j = (j + 1) & (ncap - 1);
+            nv[j] = t->v[i];
+        }
+        free(t->v);
+        t->v = nv;
+        t->cap = ncap;
+    }
+    size_t j = fnv1a(s, n) & (t->cap - 1);
+    while (t->v[j].text && (strlen(t->v[j].text) != n || memcmp(t->v[j].text, s, n))) j = (j + 1) & (t->cap - 1);
+    if (!t->v[j].text) {
+        if (!(t->v[j].text = strndup(s, n))) return -1;
+        t->used++;
+    }
+    t->v[j].n++;
+    return 0;
+}
+
+static int by_count_desc(const void *a, const void *b) {
+    const schema_count *x = a, *y = b;
+    if (x->n != y->n) return x->n < y->n ? 1 : -1;
+    return strcmp(x->text, y->text);
+}
+
+/* Counts the schemas of every document; on success t->v is compacted and
+ * sorted by count (t->used entries). */
+static int tally_schemas(zippy_coll *c, schema_tally *t) {
+    zippy_scan *s;
+    zippy_buf sch = ZIPPY_BUF_INIT;
+    const char *doc;
+    size_t dl;
+    int r;
+    if (zippy_scan_open(&s, c, NULL) != ZIPPY_OK) return -1;
+    while ((r = zippy_scan_next(s, NULL, NULL, &doc, &dl)) == 1) {
+        if (zippy_schema_of(doc, dl, &sch) != ZIPPY_OK) break;
+        if (tally_add(t, sch.ptr, sch.len)) {
+            r = -1;
+            break;
+        }
+    }
+    zippy_scan_close(s);
+    zippy_buf_free(&sch);
+    if (r != 0) return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->v[i].text) t->v[k++] = t->v[i];
+    for (size_t i = k; i < t->cap; i++) t->v[i].text = NULL;
+    if (k) qsort(t->v, k, sizeof *t->v, by_count_desc);
+    return 0;
+}
+
+#define STATS_SCHEMAS_SHOWN 10
+
 int cmd_stats(const cli_command *cmd, cli_args *a) {
     store_ctx s;
+    schema_tally t = {NULL, 0, 0};
+    zippy_buf schema = ZIPPY_BUF_INIT;
+    int has_schema = 0;
     int rc = open_store(cmd, a, &s, 0, NULL);
     if (rc) return rc;
     zippy_stats st;
-    if (zippy_coll_stats(s.coll, &st) != ZIPPY_OK)
-        return close_store(cmd, &s, cli_fail(cmd, a->collection));
+    if (zippy_coll_stats(s.coll, &st) != ZIPPY_OK) {
+        rc = cli_fail(cmd, a->collection);
+        goto cleanup;
+    }
+    if (st.strict) {
+        has_schema = zippy_coll_schema(s.coll, &schema) == ZIPPY_OK;
+    } else if (tally_schemas(s.coll, &t)) {
+        rc = cli_fail(cmd, a->collection);
+        goto cleanup;
+    }
     unsigned long long dead_lines = st.log_lines > st.count ? st.log_lines - st.count : 0;
     unsigned long long dead_bytes =
         st.log_bytes > st.live_bytes ? st.log_bytes - st.live_bytes : 0;
+    size_t shown = t.used < STATS_SCHEMAS_SHOWN ? t.used : STATS_SCHEMAS_SHOWN;
     if (a->seen & OPT_JSON) {
         fputs("{\"collection\":", stdout);
         out_json_string(stdout, a->collection, strlen(a->collection));
         printf(",\"count\":%llu,\"log_bytes\":%llu,\"live_bytes\":%llu,"
                "\"dead_bytes\":%llu,\"log_lines\":%llu,\"dead_lines\":%llu,"
                "\"index_bytes\":%llu,\"indexed_bytes\":%llu,\"layout\":\"%s\","
-               "\"strict\":%s,\"legacy\":%s}\n",
+               "\"strict\":%s,\"legacy\":%s",
                (unsigned long long)st.count, (unsigned long long)st.log_bytes,
                (unsigned long long)st.live_bytes, dead_bytes,
                (unsigned long long)st.log_lines, dead_lines,
                (unsigned long long)st.index_bytes,
                (unsigned long long)st.indexed_bytes, layout_name(st.layout),
                st.strict ? "true" : "false", st.legacy ? "true" : "false");
+        if (st.strict) {
+            printf(",\"schema\":%s}\n", has_schema ? schema.ptr : "null");
+        } else {
+            printf(",\"schema_count\":%zu,\"schemas\":[", t.used);
+            for (size_t i = 0; i < shown; i++)
+                printf("%s{\"count\":%llu,\"schema\":%s}", i ? "," : "", (unsigned long long)t.v[i].n,
+                       t.v[i].text);
+            fputs("]}\n", stdout);
+        }
     } else {
         printf("collection:    %s\n"
                "documents:     %llu\n"
@@ -154,7 +253,19 @@ int cmd_stats(const cli_command *cmd, cli_args *a) {
                (unsigned long long)st.index_bytes,
                (unsigned long long)st.indexed_bytes, layout_name(st.layout),
                st.strict ? "yes" : "no", st.legacy ? "yes" : "no");
+        if (st.strict) {
+            printf("schema:        %s\n", has_schema ? schema.ptr : "(none yet)");
+        } else {
+            printf("schemas:       %zu\n", t.used);
+            for (size_t i = 0; i < shown; i++)
+                printf("  %10llu  %s\n", (unsigned long long)t.v[i].n, t.v[i].text);
+            if (t.used > shown) printf("  ... %zu more\n", t.used - shown);
+        }
     }
+cleanup:
+    for (size_t i = 0; i < t.cap; i++) free(t.v ? t.v[i].text : NULL);
+    free(t.v);
+    zippy_buf_free(&schema);
     return close_store(cmd, &s, rc);
 }
 

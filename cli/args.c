@@ -39,6 +39,7 @@ static const opt_def k_opts[] = {
     {OPT_DESCRIPTION, "description", 0, 1},
     {OPT_WITH_ID, "with-id", 0, 0},
     {OPT_QUIET, "quiet", 'q', 0},
+    {OPT_STRICT, "strict", 0, 0},
     {OPT_HELP, "help", 'h', 0},
 };
 #define N_OPTS (sizeof k_opts / sizeof k_opts[0])

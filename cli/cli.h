@@ -39,7 +39,8 @@ enum {
     OPT_DESCRIPTION = 1u << 12,/* --description D */
     OPT_WITH_ID = 1u << 13,    /* --with-id */
     OPT_QUIET = 1u << 14,      /* -q, --quiet */
-    OPT_HELP = 1u << 15        /* -h, --help (every command) */
+    OPT_HELP = 1u << 15,       /* -h, --help (every command) */
+    OPT_STRICT = 1u << 16      /* --strict */
 };
 
 #define MAX_POSITIONALS 32

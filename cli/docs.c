@@ -45,6 +45,7 @@ int open_store(const cli_command *cmd, cli_args *a, store_ctx *ctx, int mode,
     if (rc) return rc;
     zippy_options o = ZIPPY_OPTIONS_INIT;
     o.flags = mode_flags(mode);
+    o.strict = (a->seen & OPT_STRICT) != 0;
     if (progress_label && ctx->prog.enabled) {
         o.progress = progress_cb;
         o.progress_ctx = &ctx->prog;

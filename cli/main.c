@@ -16,25 +16,30 @@ const char *g_prog = "zippy";
     "  -c, --collection NAME  collection (default: \"default\")\n"
 
 static const cli_command k_commands[] = {
-    {"init", cmd_init, OPT_COLLECTION | OPT_NAME | OPT_DESCRIPTION, 1, 1,
-     "STORE [-c NAME] [--name N] [--description D]",
+    {"init", cmd_init, OPT_COLLECTION | OPT_NAME | OPT_DESCRIPTION | OPT_STRICT, 1, 1,
+     "STORE [-c NAME] [--strict] [--name N] [--description D]",
      "create a store (and a collection)",
      "Creates the store directory STORE (zds.json, collections/) if it does\n"
      "not exist yet. Running it on an existing store is fine: it only adds\n"
      "what is missing (the collection given with -c) and records --name and\n"
      "--description in zds.json when given.\n\n"
      "  -c, --collection NAME  also create this collection\n"
+     "      --strict           make it strict: its first document fixes the\n"
+     "                         schema (key set and JSON types) of all others;\n"
+     "                         an existing collection qualifies if all its\n"
+     "                         documents share one schema\n"
      "      --name N           dataset name recorded in zds.json\n"
      "      --description D    dataset description recorded in zds.json\n"},
-    {"put", cmd_put, OPT_COLLECTION | OPT_ID | OPT_DATA, 1, 3,
-     "STORE [-c NAME] (-i ID | ID) [-d JSON | JSON | < FILE]",
+    {"put", cmd_put, OPT_COLLECTION | OPT_ID | OPT_DATA | OPT_STRICT, 1, 3,
+     "STORE [-c NAME] (-i ID | ID) [-d JSON | JSON | < FILE] [--strict]",
      "store a document under an id (replaces it)",
      "Stores the JSON object under ID, replacing any earlier version. The\n"
      "document comes from -d, else the argument after the id, else stdin\n"
      "(\"-\" also means stdin). The store and collection are created if\n"
      "missing. A top-level \"_id\" in the document must equal ID.\n\n" COMMON_HELP
      "  -i, --id ID            document id (else the first argument)\n"
-     "  -d, --data JSON        the document (else the next argument or stdin)\n"},
+     "  -d, --data JSON        the document (else the next argument or stdin)\n"
+     "      --strict           make the collection strict first (see init)\n"},
     {"get", cmd_get, OPT_COLLECTION | OPT_ID | OPT_PRETTY | OPT_WITH_ID, 1, 2,
      "STORE [-c NAME] (-i ID | ID) [--pretty] [--with-id]",
      "print a document",
@@ -77,14 +82,15 @@ static const cli_command k_commands[] = {
      "Writes every live document (or those matching -w) to stdout, one JSON\n"
      "object per line with \"_id\" first: the input format of import.\n\n" COMMON_HELP
      "  -w, --where FILTER     export only the matching documents\n"},
-    {"import", cmd_import, OPT_COLLECTION, 1, MAX_POSITIONALS,
-     "STORE [-c NAME] [FILE | -]...", "load documents from JSONL",
+    {"import", cmd_import, OPT_COLLECTION | OPT_STRICT, 1, MAX_POSITIONALS,
+     "STORE [-c NAME] [FILE | -]... [--strict]", "load documents from JSONL",
      "Reads JSON Lines (one object per line, each with an \"_id\") from the\n"
      "files, or stdin when none is given or for \"-\", and stores them. The\n"
      "input is streamed in blocks of 4 MiB. The store and collection are\n"
      "created if missing. Prints \"imported N documents\" on stderr. On a bad\n"
      "line the message names the file and line number; the lines before it\n"
-     "are kept, nothing after it is written, and the exit status is 1.\n\n" COMMON_HELP},
+     "are kept, nothing after it is written, and the exit status is 1.\n\n" COMMON_HELP
+     "      --strict           make the collection strict first (see init)\n"},
     {"list", cmd_list, 0, 1, 1, "STORE", "list collections with counts",
      "Prints one line per collection, sorted by name: NAME<TAB>COUNT.\n"},
     {"info", cmd_info, OPT_PRETTY, 1, 1, "STORE [--pretty]",
@@ -94,7 +100,9 @@ static const cli_command k_commands[] = {
     {"stats", cmd_stats, OPT_COLLECTION | OPT_JSON, 1, 1,
      "STORE [-c NAME] [--json]", "print collection statistics",
      "Prints the collection's statistics: documents, log size, live and dead\n"
-     "bytes and lines, index size, layout.\n\n" COMMON_HELP
+     "bytes and lines, index size, layout, and schemas: a strict collection's\n"
+     "schema, or for a flexible one how many documents have each distinct\n"
+     "schema (the 10 most common are listed).\n\n" COMMON_HELP
      "      --json             print one JSON object instead\n"},
     {"compact", cmd_compact, OPT_COLLECTION, 1, 1, "STORE [-c NAME]",
      "rewrite the log without dead lines",

@@ -13,7 +13,12 @@
  *    matches the DOM;
  *  - zj_line_id agrees with the minifier's report when it accepts a line;
  *  - zj_num_cmp is reflexive, antisymmetric and agrees with the order of
- *    the doubles (strtod is monotonic).
+ *    the doubles (strtod is monotonic);
+ *  - zippy_json_visit accepts exactly what zj_parse accepts, and its walk,
+ *    written back as JSON, equals the compact writer's output;
+ *  - zippy_schema_of accepts exactly the objects; the schema text is
+ *    canonical (zs_canon of it gives it back) and differs from itself in
+ *    nothing (zs_diff is empty).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "schema.h"
 #include "util.h"
 
 #define REQUIRE(c)                                                             \
@@ -33,7 +39,44 @@
     } while (0)
 
 static zj_doc *g_doc;
-static zippy_buf b_w1, b_w2, b_min, b_min2, b_strip;
+static zippy_buf b_w1, b_w2, b_min, b_min2, b_strip, b_vis, b_sch, b_sch2;
+
+/* Visitor that writes the walk back as compact JSON into b_vis. */
+static int vis_need_comma[ZJ_MAX_DEPTH + 2], vis_depth, vis_after_key;
+static void vis_sep(void) {
+    if (vis_after_key) { vis_after_key = 0; return; }
+    if (vis_depth > 0) {
+        if (vis_need_comma[vis_depth]) REQUIRE(zb_putc(&b_vis, ',') == ZIPPY_OK);
+        vis_need_comma[vis_depth] = 1;
+    }
+}
+static int vis_open(char c) {
+    vis_sep();
+    REQUIRE(vis_depth <= ZJ_MAX_DEPTH);
+    vis_need_comma[++vis_depth] = 0;
+    return zb_putc(&b_vis, c);
+}
+static int vb_obj(void *c, size_t n) { (void)c; (void)n; return vis_open('{'); }
+static int vb_arr(void *c, size_t n) { (void)c; (void)n; return vis_open('['); }
+static int vb_end_obj(void *c) { (void)c; vis_depth--; return zb_putc(&b_vis, '}'); }
+static int vb_end_arr(void *c) { (void)c; vis_depth--; return zb_putc(&b_vis, ']'); }
+static int vb_key(void *c, const char *k, size_t n) {
+    (void)c;
+    vis_sep();
+    vis_after_key = 1;
+    int rc = zj_write_string(&b_vis, k, n);
+    return rc ? rc : zb_putc(&b_vis, ':');
+}
+static int vb_str(void *c, const char *s, size_t n) { (void)c; vis_sep(); return zj_write_string(&b_vis, s, n); }
+static int vb_num(void *c, const char *s, size_t n, int is_int) {
+    (void)c;
+    REQUIRE(!is_int == (memchr(s, '.', n) || memchr(s, 'e', n) || memchr(s, 'E', n)));
+    vis_sep();
+    return zb_append(&b_vis, s, n);
+}
+static int vb_bool(void *c, int b) { (void)c; vis_sep(); return zb_append(&b_vis, b ? "true" : "false", b ? 4 : 5); }
+static int vb_null(void *c) { (void)c; vis_sep(); return zb_append(&b_vis, "null", 4); }
+static const zippy_json_visitor VIS = {vb_obj, vb_key, vb_end_obj, vb_arr, vb_end_arr, vb_str, vb_num, vb_bool, vb_null};
 
 static int is_id_key(const zj_val *k) {
     return k->len == 3 && memcmp(k->u.str, "_id", 3) == 0;
@@ -90,7 +133,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     REQUIRE(rm == ((rp == ZIPPY_OK && v->type == ZJ_OBJECT) ? ZIPPY_OK : ZIPPY_EINVAL));
     zj_min_info mi2;
     REQUIRE(zj_minify_object(s, size, ZJ_MIN_STRIP_ID, NULL, &mi2, NULL) == rm);
-    if (rp != ZIPPY_OK) return 0;
+    zb_clear(&b_vis);
+    vis_depth = vis_after_key = 0;
+    int rvis = zippy_json_visit(s, size, &VIS, NULL);
+    REQUIRE(rvis == rp);
+    if (rp != ZIPPY_OK) {
+        REQUIRE(b_vis.len == 0);
+        return 0;
+    }
 
     /* writer round trips */
     zb_clear(&b_w1);
@@ -106,10 +156,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     REQUIRE(zj_parse(g_doc, b_w2.ptr, b_w2.len, &v2, NULL) == ZIPPY_OK);
     REQUIRE(zj_equal(v, v2));
 
+    REQUIRE(vis_depth == 0 && b_vis.len == b_w1.len && memcmp(b_vis.ptr, b_w1.ptr, b_w1.len) == 0);
+
     const zj_val *prev = NULL;
     check_numbers(v, &prev, 0);
 
+    int rs = zippy_schema_of(s, size, &b_sch);
+    REQUIRE(rs == (v->type == ZJ_OBJECT ? ZIPPY_OK : ZIPPY_EINVAL));
     if (v->type != ZJ_OBJECT) return 0;
+    REQUIRE(zj_parse(g_doc, b_sch.ptr, b_sch.len, &v2, NULL) == ZIPPY_OK);
+    zb_clear(&b_sch2);
+    REQUIRE(zs_canon(v2, &b_sch2) == ZIPPY_OK);
+    REQUIRE(b_sch2.len == b_sch.len && memcmp(b_sch2.ptr, b_sch.ptr, b_sch.len) == 0);
+    zb_clear(&b_sch2);
+    REQUIRE(zs_diff(b_sch.ptr, b_sch.len, b_sch.ptr, b_sch.len, &b_sch2) == ZIPPY_OK && b_sch2.len == 0);
 
     /* minified output */
     REQUIRE(b_min.len <= size);

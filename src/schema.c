@@ -152,7 +152,7 @@ static int diff_obj(diff_ctx *d, size_t plen, const zj_val *want, const zj_val *
                     memcpy(d->path + sub - klen, mw[i].key->u.str, klen);
                     rc = diff_obj(d, sub, a, b);
                 } else {
-                    rc = note(d, plen, mw[i].key, "field \"%.*s%s%.*s\" differs%s%s", "", "");
+                    rc = diff_obj(d, plen, a, b); /* path too long to show: named from here */
                 }
             } else if (strcmp(type_of(a).s, type_of(b).s) != 0) {
                 rc = note(d, plen, mw[i].key, "field \"%.*s%s%.*s\" is %s, the schema has %s", type_of(b).s,
