@@ -9,6 +9,8 @@
 # 2. scripts/bench_json.sh, if present (JSON parser against cJSON).
 # 3. scripts/bench_anchors.sh: zippy next to raw files, LMDB, SQLite,
 #    LevelDB and RocksDB in one run of ../shared/anchors-bench.
+# 4. scripts/bench_python.sh: the Python package against sqlite3 + json.
+# 5. scripts/bench_node.sh: the Node package against better-sqlite3.
 # Environment: BUILD (default build), CC, BENCH_RUNS (bench_zippy runs per
 # N; default 5 at 100k, 3 at 1M), ANCHORS_RUNS and the other variables of
 # scripts/bench_anchors.sh. The whole output is also saved to
@@ -53,6 +55,22 @@ run_all() {
     echo
     echo "## 3. Side by side with the anchor stores"
     scripts/bench_anchors.sh || failed="$failed bench_anchors"
+
+    echo
+    echo "## 4. Python package against sqlite3 + json"
+    if [ -x scripts/bench_python.sh ]; then
+        scripts/bench_python.sh || failed="$failed bench_python"
+    else
+        echo "(scripts/bench_python.sh not present: skipped)"
+    fi
+
+    echo
+    echo "## 5. Node.js package against better-sqlite3"
+    if [ -x scripts/bench_node.sh ]; then
+        scripts/bench_node.sh || failed="$failed bench_node"
+    else
+        echo "(scripts/bench_node.sh not present: skipped)"
+    fi
 
     echo
     echo "loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
