@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential clang libclang-rt-14-dev pkg-config libxxhash-dev libzip-dev zlib1g-dev libcjson-dev zip unzip valgrind git"
 for g in "$@"; do
     case $g in
-    python) PKGS="$PKGS python3-dev python3-venv python3-pytest python3-numpy python3-pandas python3-torch python3-hypothesis" ;;
+    python) PKGS="$PKGS python3-dev python3-venv python3-setuptools python3-wheel python3-pip python3-pytest python3-numpy python3-pandas python3-torch python3-hypothesis" ;;
     node) # This machine kind ships Node.js (with npm and headers); only a
           # machine without it gets Debian's.
           if ! command -v node >/dev/null || ! command -v npm >/dev/null || [ ! -f /usr/include/node/node_api.h ]; then
