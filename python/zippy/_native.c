@@ -221,7 +221,8 @@ static PyObject *enc_path(const encoder *e) {
         PyObject *joined = PyUnicode_Join(empty, parts);
         Py_DECREF(empty);
         if (!joined) goto done;
-        r = PyUnicode_FromFormat("key path %U", joined);
+        r = PyUnicode_GET_LENGTH(joined) ? PyUnicode_FromFormat("key path %U", joined)
+                                          : PyUnicode_FromString("the top level");
         Py_DECREF(joined);
     }
 done:
