@@ -6,6 +6,7 @@ import math
 import multiprocessing
 import os
 import random
+import re
 import struct
 import sys
 import tracemalloc
@@ -76,6 +77,89 @@ def test_dumps_errors():
         deep = [deep]
     with pytest.raises(ValueError, match="deeper"):
         _native.dumps(deep)
+
+
+def _message(exc, fn):
+    with pytest.raises(exc) as ei:
+        fn()
+    return str(ei.value)
+
+
+def test_encoding_errors_name_the_bad_values_own_path():
+    import collections
+
+    # a non-str key: the path of the object holding it, never the key
+    # encoded just before it
+    cases = [
+        ({"a": 1, 2: 3}, TypeError, " at the top level"),
+        ({2: 3}, TypeError, " at the top level"),
+        ({"x": {"a": 1, 2: 3}}, TypeError, " at key path x"),
+        ({"x": [{"a": 1, (1, 2): 3}]}, TypeError, " at key path x[0]"),
+        ({"a": 1, "b": [1, {"c": 1, 5: 2}]}, TypeError, " at key path b[1]"),
+        (collections.OrderedDict([("a", 1), (2, 3)]), TypeError, " at the top level"),
+        ({"x": collections.OrderedDict([("a", 1), (b"k", 3)])}, TypeError, " at key path x"),
+        # values that fail after a sibling: their own key
+        ({"a": 1, "b": float("nan")}, ValueError, " at key path b: JSON has no NaN"),
+        ({"a": {"k": 1}, "b": float("inf")}, ValueError, " at key path b: JSON has no NaN"),
+        ({"a": [1, 2], "b": {"c": 1, "d": {1}}}, TypeError, " at key path b.d: JSON documents"),
+        ({"a": 1, "b": object()}, TypeError, " at key path b: JSON documents"),
+        ({"a": 1, "b": b"x"}, TypeError, " at key path b: JSON documents"),
+        ({"a": "ok", "b": "\ud800"}, ValueError, " at key path b"),
+        ({"a": [0, {"z": 1}], "b": [0, 1, float("-inf")]}, ValueError, " at key path b[2]:"),
+    ]
+    for doc, exc, tail in cases:
+        msg = _message(exc, lambda: _native.dumps(doc))
+        if ":" in tail:
+            assert tail in msg, (doc, msg)
+        else:
+            assert msg.endswith(tail), (doc, msg)
+        assert "key path a" not in msg, (doc, msg)
+    d = {"a": 1}
+    d["b"] = d
+    assert _message(ValueError, lambda: _native.dumps(d)).endswith("circular reference at key path b")
+
+
+def test_encoding_errors_through_put_name_the_path(zstore):
+    msg = _message(TypeError, lambda: zstore.put("k", {"a": 1, 2: 3}))
+    assert msg.endswith(" at the top level") and "key path a" not in msg, msg
+    msg = _message(TypeError, lambda: zstore.put("k", {"x": {"a": 1, 2: 3}}))
+    assert msg.endswith(" at key path x"), msg
+    msg = _message(ValueError, lambda: zstore.put("k", {"a": 1, "b": float("nan")}))
+    assert " at key path b:" in msg, msg
+    msg = _message(TypeError, lambda: zstore.put_batch([("k", {"a": 1, 2: 3})]))
+    assert msg.endswith(" at the top level"), msg
+    assert not zstore.exists("k")
+
+
+def test_too_deep_message_is_short_and_names_the_limit():
+    deep = {}
+    for _ in range(300):
+        deep = {"n": deep}
+    msg = _message(ValueError, lambda: _native.dumps(deep))
+    assert "deeper than 256 levels" in msg and "depth limit" in msg, msg
+    assert msg.endswith(" at key path n.n.n.n.n...n.n.n"), msg
+    assert len(msg) < 200, msg
+    deep = []
+    for _ in range(300):
+        deep = [deep]
+    msg = _message(ValueError, lambda: _native.dumps({"top": deep}))
+    assert msg.endswith(" at key path top[0][0][0][0]...[0][0][0]"), msg
+    # mixed parts keep their separators around the gap
+    deep = {"z": 1}
+    for i in range(300):
+        deep = {"k%d" % (i % 7): [deep]}
+    msg = _message(ValueError, lambda: _native.dumps(deep))
+    tail = msg.split(" at key path ", 1)[1]
+    head, _, last = tail.partition("...")
+    part = re.compile(r"\[\d+\]|[^.\[\]]+")
+    assert len(part.findall(head)) == 5 and not head.endswith("."), msg
+    assert len(part.findall(last)) == 3 and not last.startswith("."), msg
+    # paths up to 8 parts are shown whole
+    msg = _message(TypeError, lambda: _native.dumps({"a": {"b": {"c": {"d": [[{"e": {"f": {1}}}]]}}}}))
+    assert msg.endswith(" at key path a.b.c.d[0][0].e.f: JSON documents hold dict, list, tuple, str, "
+                        "int, float, bool and None (numpy values are converted with .tolist())"), msg
+    msg = _message(TypeError, lambda: _native.dumps({"a": {"b": {"c": {"d": [[{"e": {"f": {"g": {1}}}}]]}}}}))
+    assert " at key path a.b.c.d[0]...e.f.g: " in msg, msg
 
 
 def test_tolist_and_item_duck_typing():

@@ -542,3 +542,85 @@ def test_local_git_repositories(repo, cache):
     assert dataset_info(str(repo["bare"])).provider == "git"
     assert dataset_info(str(repo["work"])).provider == "local"
     assert dataset_info(str(repo["work"]), revision="v1").revision == repo["sha1"]
+
+
+@needs_git
+def test_clear_cache_local_git_repositories(repo, cache):
+    # a local bare repository is cached like its file:// URL: clear_cache
+    # with the same path finds the clone(s) load_remote made
+    bare = str(repo["bare"])
+    load_remote(bare)
+    load_remote(bare, revision="v1")
+    assert len(entries(cache)) == 2
+    assert clear_cache(bare, revision="v1") == 1
+    assert len(entries(cache)) == 1
+    assert clear_cache(bare) == 1
+    assert entries(cache) == []
+    # a checkout with a revision is cloned too; its path clears the clone
+    # (every revision without revision=), as its file:// URL would
+    work = str(repo["work"])
+    load_remote(work, revision="v1")
+    load_remote(work, revision="old")
+    assert len(entries(cache)) == 2
+    assert clear_cache(work, revision="old") == 1
+    assert clear_cache(work) == 1
+    assert entries(cache) == []
+    # the same clone is found through the path or through the URL
+    load_remote(bare)
+    assert clear_cache(repo["url"]) == 1
+    load_remote(repo["url"])
+    assert clear_cache(bare) == 1
+    assert entries(cache) == []
+
+
+_UTC_Z = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
+
+
+@needs_git
+def test_last_modified_is_the_same_utc_form_everywhere(tmp_path, cache, monkeypatch):
+    import re
+
+    work = tmp_path / "tzwork"
+    work.mkdir()
+    git("init", "-q", str(work))
+    write_store(work, {"data": docs(2)})
+    git("add", "-A", cwd=work)
+    # committed in UTC+02:00: git's own ISO form would be "...+02:00"
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2024-03-01T12:00:00+02:00")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "2024-03-01T12:00:00+02:00")
+    git("commit", "-q", "-m", "tz", cwd=work)
+    bare = tmp_path / "tz.git"
+    git("clone", "-q", "--bare", str(work), str(bare))
+    url = "file://" + str(bare)
+    load_remote(url)
+    info = dataset_info(url)
+    assert info.provider == "git" and info.collections == {"data": 2}
+    assert info.last_modified == "2024-03-01T10:00:00Z"
+    # local stores, archives
+    local = dataset_info(str(work))
+    assert re.match(_UTC_Z, local.last_modified), local.last_modified
+    arc = make_archive(work, tmp_path / "tz.zds")
+    assert re.match(_UTC_Z, dataset_info(str(arc)).last_modified)
+
+
+def test_last_modified_from_zds_json_is_normalized(tmp_path):
+    import json
+
+    root = tmp_path / "s"
+    write_store(root, {"data": docs(1)})
+    meta_path = root / "zds.json"
+    for given, want in [("2024-03-01T12:00:00+02:00", "2024-03-01T10:00:00Z"),
+                        ("2024-03-01T10:00:00.123456+00:00", "2024-03-01T10:00:00Z"),
+                        ("2024-03-01T10:00:00", "2024-03-01T10:00:00Z"),
+                        ("2024-03-01T10:00:00Z", "2024-03-01T10:00:00Z")]:
+        meta = json.loads(meta_path.read_text())
+        meta["modified"] = given
+        meta_path.write_text(json.dumps(meta))
+        assert dataset_info(str(root)).last_modified == want, given
+    # not a date: the newest file's time, in the same form
+    meta = json.loads(meta_path.read_text())
+    meta["modified"] = "yesterday"
+    meta_path.write_text(json.dumps(meta))
+    import re
+
+    assert re.match(_UTC_Z, dataset_info(str(root)).last_modified)

@@ -745,6 +745,59 @@ def test_strict_mode(store_path):
     s.close()
 
 
+def _schema_error(fn):
+    with pytest.raises(zippy.SchemaError) as ei:
+        fn()
+    assert isinstance(ei.value, ValueError) and ei.value.code == zippy.SchemaError.code
+    return str(ei.value)
+
+
+def test_strict_batch_mismatch_message_and_partial_write(store_path):
+    s = ZDSStore.open(store_path, "strict", strict=True)
+    s.put("a", {"v": 1})
+    # put_batch: line N is the N-th (id, doc) pair; those before it stay written
+    msg = _schema_error(lambda: s.put_batch([("b", {"v": 2}), ("c", {"v": 3}), ("d", {"w": 1}),
+                                             ("e", {"v": 5})]))
+    assert msg.startswith('Schema mismatch: (line 3 of the batch) document "d" does not fit'), msg
+    assert "line 3:" not in msg
+    assert s.exists("b") and s.exists("c") and not s.exists("d") and not s.exists("e")
+    assert s.count() == 3
+    # put_batch with a dict, and update(), which goes through put_batch
+    msg = _schema_error(lambda: s.put_batch({"f": {"w": 1}}))
+    assert msg.startswith('Schema mismatch: (line 1 of the batch) document "f"'), msg
+    msg = _schema_error(lambda: s.update({"g": {"v": 7}, "h": {"v": "text"}}))
+    assert msg.startswith('Schema mismatch: (line 2 of the batch) document "h"'), msg
+    assert s.exists("g") and not s.exists("h")
+    # write_jsonl, with ids or with "_id" members; blank lines count
+    msg = _schema_error(lambda: s.write_jsonl(b'{"v":8}\n\n{"x":1}\n{"v":9}\n', ["i", "j", "k"]))
+    assert msg.startswith('Schema mismatch: (line 3 of the batch) document "j"'), msg
+    assert s.exists("i") and not s.exists("j") and not s.exists("k")
+    msg = _schema_error(lambda: s.write_jsonl('{"_id":"l","v":1}\n{"_id":"m","v":[1]}\n'))
+    assert msg.startswith('Schema mismatch: (line 2 of the batch) document "m"'), msg
+    assert s.exists("l") and not s.exists("m")
+    # what was kept is durable like any write
+    s.close()
+    s = ZDSStore.open(store_path, "strict", create=False)
+    assert sorted(s.keys()) == ["a", "b", "c", "g", "i", "l"]
+    s.close()
+
+
+def test_strict_batch_partial_write_counts_toward_batch_size(store_path):
+    import glob
+
+    s = zippy.FastZDSStore.open(store_path, "strict", strict=True, batch_size=3)
+    (log,) = glob.glob(os.path.join(store_path, "collections", "strict", "**", "data.jsonl"),
+                       recursive=True)
+    s.put("a", {"v": 1})
+    _schema_error(lambda: s.put_batch([("b", {"v": 2}), ("c", {"w": 1})]))
+    assert os.path.getsize(log) == 0  # nothing flushed yet
+    s.put("d", {"v": 3})  # a, b (kept by the failed batch) and d: 3 writes, a flush
+    assert os.path.getsize(log) > 0
+    with open(log, "rb") as f:
+        assert f.read().count(b"\n") == 3
+    s.close()
+
+
 def test_flexible_by_default(zstore):
     zstore.put("a", {"x": 1})
     zstore.put("b", {"y": "other"})
@@ -891,3 +944,41 @@ def test_scan_in_threads(store_path):
         t.join()
     assert results == [sum(range(3000))] * 4
     s.close()
+
+
+# ---------------------------------------------------------------------------
+# documented order
+
+
+def test_docstrings_state_the_scan_order(zstore):
+    import pathlib
+
+    import zippy.arrow_compat
+    import zippy.dataset
+    import zippy.hf
+    import zippy.pandas_compat
+    import zippy.store
+
+    scan_type = type(zstore.scan())
+    stating = [ZDSStore.scan, ZDSStore.scan_ids, ZDSStore.get_at, ZDSStore.ids_in_order,
+               zippy.ZDataset, zippy.ZIterableDataset, scan_type, zippy.store, zippy.dataset,
+               zippy.pandas_compat]
+    for obj in stating + [ZDSStore.id_at, ZDSStore.item_at, ZDSStore.scan_with_ids,
+                          ZDSStore.read_jsonl_blob, zippy.hf, zippy.arrow_compat]:
+        assert "insertion order" not in (obj.__doc__ or ""), obj
+    for obj in stating:
+        doc = " ".join((obj.__doc__ or "").split())
+        assert "latest write" in doc and "moves it to the end" in doc, obj
+    guide = pathlib.Path(__file__).resolve().parents[2] / "docs" / "PYTHON.md"
+    if guide.exists():
+        text = " ".join(guide.read_text(encoding="utf-8").split())
+        assert "insertion order" not in text
+        assert "the order of each document's latest write" in text
+    # and what they state holds
+    for k in "abc":
+        zstore.put(k, {"k": k})
+    zstore.put("a", {"k": "a2"})
+    assert [zstore.id_at(i) for i in range(3)] == ["b", "c", "a"] == zstore.ids_in_order()
+    assert [d["k"] for d in zstore.scan()] == ["b", "c", "a2"]
+    assert [d["k"] for d in zstore.to_dataset()] == ["b", "c", "a2"]
+    assert [d["k"] for d in zstore.to_iterable_dataset()] == ["b", "c", "a2"]

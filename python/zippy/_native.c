@@ -195,18 +195,27 @@ typedef struct {
 
 static PyObject *s_tolist, *s_item; /* interned attribute names */
 
-/* The key path of the value being encoded, e.g. "a.b[3]", for messages. */
+/* Paths longer than PATH_HEAD + PATH_TAIL parts are shown as their first
+ * PATH_HEAD parts, "...", and their last PATH_TAIL parts. */
+#define PATH_HEAD 5
+#define PATH_TAIL 3
+
+/* The key path of the value being encoded, e.g. "a.b[3]", for messages:
+ * the key or index of the value in each open container. A dict with no
+ * current key (its first key not reached yet, or a key that is not a str)
+ * adds nothing: the path is then the dict's own. */
 static PyObject *enc_path(const encoder *e) {
     if (e->depth == 0) return PyUnicode_FromString("the top level");
     PyObject *parts = PyList_New(0);
     if (!parts) return NULL;
-    PyObject *r = NULL;
+    PyObject *r = NULL, *empty = NULL, *head = NULL, *tail = NULL;
     for (int i = 0; i < e->depth; i++) {
         PyObject *p;
         if (e->key[i])
-            p = i == 0 ? PyUnicode_FromFormat("%U", e->key[i]) : PyUnicode_FromFormat(".%U", e->key[i]);
+            p = PyList_GET_SIZE(parts) == 0 ? PyUnicode_FromFormat("%U", e->key[i])
+                                            : PyUnicode_FromFormat(".%U", e->key[i]);
         else if (PyDict_Check(e->stack[i]))
-            continue; /* a dict whose first key is not reached yet */
+            continue;
         else
             p = PyUnicode_FromFormat("[%zd]", e->idx[i]);
         if (!p || PyList_Append(parts, p)) {
@@ -215,17 +224,38 @@ static PyObject *enc_path(const encoder *e) {
         }
         Py_DECREF(p);
     }
-    {
-        PyObject *empty = PyUnicode_FromString("");
-        if (!empty) goto done;
-        PyObject *joined = PyUnicode_Join(empty, parts);
-        Py_DECREF(empty);
-        if (!joined) goto done;
-        r = PyUnicode_GET_LENGTH(joined) ? PyUnicode_FromFormat("key path %U", joined)
-                                          : PyUnicode_FromString("the top level");
-        Py_DECREF(joined);
+    Py_ssize_t n = PyList_GET_SIZE(parts);
+    if (n == 0) {
+        r = PyUnicode_FromString("the top level");
+        goto done;
     }
+    if (!(empty = PyUnicode_FromString(""))) goto done;
+    if (n <= PATH_HEAD + PATH_TAIL) {
+        if ((head = PyUnicode_Join(empty, parts))) r = PyUnicode_FromFormat("key path %U", head);
+        goto done;
+    }
+    PyObject *hl = PyList_GetSlice(parts, 0, PATH_HEAD);
+    if (!hl) goto done;
+    head = PyUnicode_Join(empty, hl);
+    Py_DECREF(hl);
+    if (!head) goto done;
+    /* the tail's first part without its '.': "..." stands for it */
+    PyObject *first = PyList_GET_ITEM(parts, n - PATH_TAIL);
+    if (PyUnicode_GET_LENGTH(first) > 0 && PyUnicode_READ_CHAR(first, 0) == '.') {
+        PyObject *bare = PyUnicode_Substring(first, 1, PyUnicode_GET_LENGTH(first));
+        if (!bare) goto done;
+        PyList_SetItem(parts, n - PATH_TAIL, bare); /* steals bare */
+    }
+    PyObject *tl = PyList_GetSlice(parts, n - PATH_TAIL, n);
+    if (!tl) goto done;
+    tail = PyUnicode_Join(empty, tl);
+    Py_DECREF(tl);
+    if (!tail) goto done;
+    r = PyUnicode_FromFormat("key path %U...%U", head, tail);
 done:
+    Py_XDECREF(empty);
+    Py_XDECREF(head);
+    Py_XDECREF(tail);
     Py_DECREF(parts);
     return r;
 }
@@ -437,7 +467,8 @@ static int enc_enter(encoder *e, PyObject *o) {
         if (e->stack[i] == o) return enc_error(e, PyExc_ValueError, "circular reference", NULL);
     if (e->depth >= MAX_DEPTH) {
         char what[96];
-        snprintf(what, sizeof what, "nesting deeper than %d levels", MAX_DEPTH);
+        snprintf(what, sizeof what, "nesting deeper than %d levels (the depth limit; the document "
+                 "itself is level 1)", MAX_DEPTH);
         return enc_error(e, PyExc_ValueError, what, NULL);
     }
     e->stack[e->depth] = o;
@@ -449,6 +480,8 @@ static int enc_enter(encoder *e, PyObject *o) {
 
 static int enc_member(encoder *e, PyObject *k, PyObject *v, int first) {
     int d = e->depth - 1;
+    /* the previous member's key no longer names the value being encoded */
+    e->key[d] = NULL;
     if (!PyUnicode_Check(k)) {
         PyObject *what = PyUnicode_FromFormat("key %R of type %s (JSON object keys must be str)", k,
                                               Py_TYPE(k)->tp_name);
@@ -1228,7 +1261,8 @@ static PyTypeObject Scan_Type = {
     .tp_basicsize = sizeof(ScanObject),
     .tp_dealloc = (destructor)Scan_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Iterator over the rows of a scan, in insertion order; sees the collection as of its start.",
+    .tp_doc = "Iterator over the rows of a scan, in scan order (the order of each document's latest write: an "
+              "update moves it to the end); sees the collection as of its start.",
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = (iternextfunc)Scan_next,
     .tp_methods = Scan_methods,
@@ -1825,6 +1859,30 @@ static PyObject *Coll_get_strict(CollObject *self, void *c) {
 
 /* Writes JSONL text with the GIL released. ids: NULL (each line's "_id")
  * or n pointers. */
+/* The library names a batch's failing line first ("line N: Schema
+ * mismatch: ..."); a SchemaError's message starts with "Schema mismatch:"
+ * wherever it comes from, so the line goes after it:
+ * "Schema mismatch: (line N of the batch) ...". */
+static PyObject *raise_batch_error(int rc) {
+    const char *msg = zippy_errmsg();
+    static const char sm[] = "Schema mismatch: ";
+    unsigned long long line;
+    int used = 0;
+    if (rc == ZIPPY_ESCHEMA && sscanf(msg, "line %llu: %n", &line, &used) == 1 && used > 0 &&
+        !strncmp(msg + used, sm, sizeof sm - 1)) {
+        PyObject *text = PyUnicode_FromFormat("Schema mismatch: (line %llu of the batch) %s", line,
+                                              msg + used + sizeof sm - 1);
+        if (!text) return NULL;
+        const char *u = PyUnicode_AsUTF8(text);
+        PyObject *r = u ? raise_msg(rc, u) : NULL;
+        Py_DECREF(text);
+        return r;
+    }
+    return raise_zippy(rc);
+}
+
+/* Writes JSONL lines in order. On a failure the lines before the failing
+ * one stay written (the batch is not all-or-nothing). */
 static PyObject *coll_put_jsonl(CollObject *self, const char *data, size_t len, const char *const *ids,
                                 const size_t *idlens, size_t n) {
     uint64_t written = 0;
@@ -1835,7 +1893,12 @@ static PyObject *coll_put_jsonl(CollObject *self, const char *data, size_t len, 
     rc = zippy_put_jsonl(c, data, len, ids, idlens, n, &written);
     Py_END_ALLOW_THREADS
     self->inflight--;
-    if (rc) return raise_zippy(rc);
+    if (rc) {
+        /* the lines before the failing one are written: they count toward
+         * batch_size (flushed by the next write) */
+        if (self->batch_size > 0) self->pending += (Py_ssize_t)written;
+        return raise_batch_error(rc);
+    }
     if (coll_wrote(self, (Py_ssize_t)written)) return NULL;
     return PyLong_FromUnsignedLongLong(written);
 }
@@ -2118,12 +2181,14 @@ static PyMethodDef Coll_methods[] = {
     {"count", (PyCFunction)Coll_count, METH_NOARGS, "Number of live documents."},
     {"list_doc_ids", (PyCFunction)Coll_list_doc_ids, METH_NOARGS, "Live ids, sorted."},
     {"ids_in_order", (PyCFunction)Coll_ids_in_order, METH_NOARGS,
-     "Live ids in scan order (insertion order; position i is get_at(i))."},
+     "Live ids in scan order, the order of each document's latest write (an update moves it to the end); "
+     "position i is get_at(i)."},
     {"_scan", (PyCFunction)(void (*)(void))Coll_scan, METH_FASTCALL | METH_KEYWORDS,
      "_scan(fields=None, filter=None, limit=0, skip=0, mode=SCAN_DOCS) -> Scan"},
-    {"get_at", (PyCFunction)Coll_get_at, METH_O, "get_at(i): the document at position i of the scan order."},
-    {"id_at", (PyCFunction)Coll_id_at, METH_O, "id_at(i): the id at position i of the scan order."},
-    {"item_at", (PyCFunction)Coll_item_at, METH_O, "item_at(i): (id, doc) at position i of the scan order."},
+    {"get_at", (PyCFunction)Coll_get_at, METH_O, "get_at(i): the document at position i of the scan order (the order of each document's latest write: "
+     "an update moves it to the end); negative i counts from the end."},
+    {"id_at", (PyCFunction)Coll_id_at, METH_O, "id_at(i): the id at position i of the scan order (see get_at)."},
+    {"item_at", (PyCFunction)Coll_item_at, METH_O, "item_at(i): (id, doc) at position i of the scan order (see get_at)."},
     {"flush", (PyCFunction)Coll_flush, METH_NOARGS, "Makes every earlier write durable."},
     {"close", (PyCFunction)Coll_close, METH_NOARGS, "Flushes and releases the handle (idempotent)."},
     {"__enter__", (PyCFunction)Coll_enter, METH_NOARGS, NULL},
@@ -2135,9 +2200,13 @@ static PyMethodDef Coll_methods[] = {
     {"verify", (PyCFunction)Coll_verify, METH_NOARGS, "Checks every line and index entry; a report dict."},
     {"schema", (PyCFunction)Coll_schema, METH_NOARGS, "Canonical schema text of a strict collection, else None."},
     {"put_batch", (PyCFunction)Coll_put_batch, METH_O,
-     "put_batch([(id, doc), ...]) or put_batch({id: doc}): checks all, then writes all; returns the count."},
+     "put_batch([(id, doc), ...]) or put_batch({id: doc}): checks every id and encodes every document, then "
+     "writes them in order; returns the count. A write that fails (a strict schema mismatch: SchemaError "
+     "\"Schema mismatch: (line N of the batch) ...\", N counting pairs from 1) keeps the documents before it."},
     {"write_jsonl", (PyCFunction)(void (*)(void))Coll_write_jsonl, METH_FASTCALL | METH_KEYWORDS,
-     "write_jsonl(data, ids=None): writes JSONL bytes; returns the lines written."},
+     "write_jsonl(data, ids=None): writes JSONL bytes (or str) in order; returns the lines written. A line that "
+     "fails (\"line N: ...\"; a strict schema mismatch: SchemaError \"Schema mismatch: (line N of the batch) "
+     "...\") keeps the lines before it."},
     {"read_jsonl_blob", (PyCFunction)Coll_read_jsonl_blob, METH_NOARGS,
      "Every live document as JSONL bytes, \"_id\" first, in scan order."},
     {"_preload", (PyCFunction)Coll_preload, METH_NOARGS, "Reads every document once; returns the count read."},

@@ -6,8 +6,9 @@ ZDataset (map-style)
 ``ZDataset(store, indices=None, transform=None)`` wraps an open collection
 handle (``ZDSStore``, ``FastZDSStore``, a ``ZDSRoot`` collection, ...; a
 path opens that store's ``default`` collection read-only). Items
-are the documents (dicts, without ``_id``) in the collection's insertion
-order, read with ``store.get_at(position)`` (O(1) per item).
+are the documents (dicts, without ``_id``) in the collection's scan order,
+the order of each document's latest write (an update moves it to the end),
+read with ``store.get_at(position)`` (O(1) per item).
 
 * The dataset is a *snapshot of positions*: ``indices=None`` means positions
   ``0 .. store.count()-1`` as counted when the dataset is created, so its
@@ -34,7 +35,8 @@ order, read with ``store.get_at(position)`` (O(1) per item).
 ZIterableDataset (streaming)
 ----------------------------
 ``ZIterableDataset(store, buffer_size=0, seed=None)`` streams the collection
-in insertion order (``buffer_size > 0`` adds a shuffle buffer). ``shuffle(
+in scan order, the order of each document's latest write (an update moves
+it to the end; ``buffer_size > 0`` adds a shuffle buffer). ``shuffle(
 buffer_size=1000, seed=None)``, ``map``, ``filter``, ``take(n)``,
 ``skip(n)``, ``batch(n, drop_last=False)`` return new datasets and are
 applied lazily, in the order they were chained. Each iteration re-reads the
@@ -292,7 +294,9 @@ def _rebuild(cls, state):
 
 
 class ZDataset:
-    """Map-style dataset over a collection (see the module documentation)."""
+    """Map-style dataset over a collection, in scan order: the order of each
+    document's latest write (an update moves it to the end). See the module
+    documentation."""
 
     def __new__(cls, *args, **kwargs):
         return object.__new__(_torch_variant(cls, "Dataset"))
@@ -561,7 +565,9 @@ def _batcher(items, n, drop_last):
 
 
 class ZIterableDataset:
-    """Streaming dataset over a collection (see the module documentation)."""
+    """Streaming dataset over a collection, in scan order: the order of each
+    document's latest write (an update moves it to the end). See the module
+    documentation."""
 
     def __new__(cls, *args, **kwargs):
         return object.__new__(_torch_variant(cls, "IterableDataset"))

@@ -62,7 +62,10 @@ class ReadOnlyError(ZippyError, PermissionError):
 class SchemaError(ZippyError, ValueError):
     """ZIPPY_ESCHEMA: a document does not match a strict collection's schema.
 
-    The message starts with "Schema mismatch:"."""
+    The message starts with "Schema mismatch:", from ``put`` as from
+    ``put_batch``/``write_jsonl``, where the failing line follows it
+    ("Schema mismatch: (line N of the batch) document ..."; the documents
+    before that line stay written)."""
 
 
 class NoSpaceError(ZippyError, OSError):

@@ -1,7 +1,8 @@
 """pandas bridge: ``read_zds`` and ``to_zds``.
 
 ``read_zds(path, collection="default", columns=None) -> DataFrame``
-    One row per document in insertion order. Columns: ``_id`` first, then
+    One row per document in scan order (the order of each document's
+    latest write: an update moves it to the end). Columns: ``_id`` first, then
     every top-level key in the order it is first met (document key order);
     a document without a key has ``None``/``NaN`` there. ``columns`` (a
     list, or one name) selects exactly those columns in that order

@@ -53,12 +53,17 @@ for local stores it reads the store (``description`` like ``"1 collection:
 data (1 documents)"``); for git it asks ``git ls-remote`` for the commit
 (``revision`` is the resolved commit id; ``path``/``size_bytes``/
 ``last_modified``/``collections`` are filled only when the revision is
-already in the cache).
+already in the cache). ``last_modified`` is always ISO-8601 UTC in one
+form, ``"YYYY-MM-DDTHH:MM:SSZ"``: the commit time for git, the store's
+``zds.json`` ``modified`` (converted to UTC) or else its newest file's
+time for local stores and archives.
 
 ``clear_cache(path=None, *, revision=None, cache_dir=None) -> int`` removes
 cache entries and returns how many: all of them, or only those of ``path``
 (every cached revision of a git source unless ``revision`` is given; the
-extraction of a ``.zds`` archive). A missing or empty cache is fine (0).
+extraction of a ``.zds`` archive). ``path`` is resolved as ``load_remote``
+resolves it: a local git repository (bare, or a checkout) means the clones
+of its ``file://`` URL. A missing or empty cache is fine (0).
 """
 
 from __future__ import annotations
@@ -119,7 +124,7 @@ class DatasetInfo:
     revision: Optional[str] = None
     path: Optional[str] = None
     size_bytes: Optional[int] = None
-    last_modified: Optional[str] = None  # ISO-8601
+    last_modified: Optional[str] = None  # ISO-8601 UTC, "YYYY-MM-DDTHH:MM:SSZ"
     description: str = ""
     collections: Optional[Dict[str, int]] = field(default=None)
 
@@ -582,6 +587,19 @@ def _source_of(path, revision):
     return src
 
 
+def _cache_source(path, revision):
+    """The source whose cache entries clear_cache(path) removes: resolved as
+    load_remote resolves it (_source_of), and a local git checkout read in
+    place without revision is its file:// URL still, so that clear_cache of
+    its path removes the clones that load_remote(path, revision=...) made."""
+    src = _source_of(path, revision)
+    if src.kind == "local":
+        url = _local_git_url(src.location)
+        if url is not None:
+            return _Source("git", url)
+    return src
+
+
 def _materialize(path, revision, subpath, cache_dir, token, force_download):
     """(store root Path, source, commit or None)."""
     revision = _check_revision(revision)
@@ -636,7 +654,25 @@ def _tree_stats(base):
 
 
 def _iso(ts):
+    """A POSIX time as ISO-8601 UTC, "YYYY-MM-DDTHH:MM:SSZ" (every last_modified)."""
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_text(text):
+    """ISO-8601 text (any offset, "Z", fractions; naive means UTC) in the
+    form of _iso(), or None when it is not such a date."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    t = text.strip()
+    if t[-1:] in ("Z", "z"):
+        t = t[:-1] + "+00:00"  # fromisoformat() takes "Z" only from 3.11
+    try:
+        d = _dt.datetime.fromisoformat(t)
+    except ValueError:
+        return None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=_dt.timezone.utc)
+    return d.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _describe(counts):
@@ -707,7 +743,7 @@ def _local_info(base, uri):
     desc = _describe(counts)
     if isinstance(meta.get("description"), str) and meta["description"]:
         desc = "%s (%s)" % (meta["description"], desc)
-    modified = meta.get("modified") if isinstance(meta.get("modified"), str) else None
+    modified = _iso_text(meta.get("modified"))
     return DatasetInfo(name=str(name), provider="local", uri=uri, revision=None,
                        path=str(target), size_bytes=size,
                        last_modified=modified or (_iso(newest) if newest else None),
@@ -746,9 +782,9 @@ def dataset_info(path, *, revision=None, subpath=None, token=None, cache_dir=Non
         info.collections = local.collections
         info.description = local.description
         try:
-            info.last_modified = _git(["-C", repo, "log", "-1", "--format=%cI"],
-                                      _git_env(url, None), url).strip() or None
-        except GitError:
+            stamp = _git(["-C", repo, "log", "-1", "--format=%ct"], _git_env(url, None), url).strip()
+            info.last_modified = _iso(int(stamp))
+        except (GitError, ValueError, OverflowError, OSError):
             info.last_modified = local.last_modified
     return info
 
@@ -763,8 +799,8 @@ def clear_cache(path=None, *, revision=None, cache_dir=None):
             if d.is_dir():
                 victims.extend(p for p in d.iterdir() if p.is_dir())
     else:
-        src = _resolve(path)
         revision = _check_revision(revision)
+        src = _cache_source(path, revision)
         if src.kind == "git":
             if revision is not None:
                 victims.append(_git_entry(root, src.location, revision))

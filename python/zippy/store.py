@@ -8,6 +8,9 @@
 are C methods; this module adds the constructors, multi-collection access and
 the conveniences written in Python.
 
+Scan order (``scan``, ``get_at``, ``ids_in_order``, datasets) is the order of
+each document's latest write (an update moves it to the end).
+
 Documents are JSON objects: dicts of str keys whose values are dict, list,
 tuple, str, int (any size), float (finite), bool or None; numpy scalars and
 arrays are converted with ``.tolist()``. Key order is kept. Documents come
@@ -166,7 +169,8 @@ class ZDSStore(_native.Collection):
     # reads
 
     def scan(self, fields=None, predicate=None, *, limit=None, skip=None):
-        """Iterates over the documents (without "_id") in insertion order.
+        """Iterates over the documents (without "_id") in scan order: the
+        order of each document's latest write (an update moves it to the end).
 
         ``predicate``: ``{"field": value}`` (equality on dot paths) or the
         CLI's operator form (``{"age": {"$gt": 30}}``, ``$ne $in $nin
@@ -189,7 +193,8 @@ class ZDSStore(_native.Collection):
         return self._scan()
 
     def scan_ids(self, predicate=None):
-        """The ids of the documents matching predicate, in insertion order."""
+        """The ids of the documents matching predicate, in scan order (the order
+        of each document's latest write: an update moves it to the end)."""
         return self._scan_mode(_native.SCAN_IDS, None, predicate, None, None)
 
     def _scan_mode(self, mode, fields, predicate, limit, skip):
@@ -258,7 +263,8 @@ class ZDSStore(_native.Collection):
                 yield doc_id, doc
 
     def update(self, other=(), **kw):
-        """Puts every (id, doc) of a dict or iterable of pairs."""
+        """Puts every (id, doc) of a dict or iterable of pairs (``put_batch``:
+        a failing document keeps the ones before it)."""
         self.put_batch(dict(other, **kw) if kw else other)
 
     def pop(self, doc_id, default=_MISSING):
