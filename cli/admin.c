@@ -8,6 +8,8 @@
 
 #define PL(n) ((n) == 1 ? "" : "s")
 
+static const char *layout_name(int l);
+
 /* ------------------------------------------------------------------ */
 /* init                                                                */
 /* ------------------------------------------------------------------ */
@@ -36,10 +38,16 @@ int cmd_init(const cli_command *cmd, cli_args *a) {
         coll_existed = h == 1;
         zippy_coll *c = NULL;
         zippy_options co = ZIPPY_OPTIONS_INIT;
+        zippy_stats st;
         co.strict = (a->seen & OPT_STRICT) != 0;
+        co.layout = (zippy_layout)a->layout;
         if (zippy_coll_open(&c, root, a->collection, &co) != ZIPPY_OK)
             rc = cli_fail(cmd, a->collection);
-        else if (zippy_coll_close(c) != ZIPPY_OK)
+        else if (a->layout != ZIPPY_LAYOUT_DEFAULT && zippy_coll_stats(c, &st) == ZIPPY_OK &&
+                 st.layout != a->layout)
+            rc = cli_error(cmd, "collection %s already exists with the %s layout (not %s)", a->collection,
+                           layout_name(st.layout), layout_name(a->layout));
+        if (c && zippy_coll_close(c) != ZIPPY_OK && rc == EXIT_OK)
             rc = cli_fail(cmd, a->collection);
     }
     zippy_root_close(root);
@@ -294,6 +302,20 @@ int cmd_compact(const cli_command *cmd, cli_args *a) {
         else
             cli_note(a, "compacted %s", a->collection);
     }
+    return rc;
+}
+
+int cmd_convert(const cli_command *cmd, cli_args *a) {
+    if (!(a->seen & OPT_LAYOUT) || a->layout == ZIPPY_LAYOUT_DEFAULT)
+        return cli_usage_error(cmd, "say which layout: --to files or --to jsonl");
+    zippy_root *root;
+    int rc = open_root(cmd, a->pos[0], 1, &root);
+    if (rc) return rc;
+    const char *to = a->layout == ZIPPY_LAYOUT_FILES ? "files" : "jsonl";
+    if (zippy_coll_convert(root, a->collection, (zippy_layout)a->layout, NULL, NULL) != ZIPPY_OK)
+        rc = cli_fail(cmd, a->collection);
+    zippy_root_close(root);
+    if (rc == EXIT_OK) cli_note(a, "collection %s now uses the %s layout", a->collection, to);
     return rc;
 }
 

@@ -40,6 +40,8 @@ static const opt_def k_opts[] = {
     {OPT_WITH_ID, "with-id", 0, 0},
     {OPT_QUIET, "quiet", 'q', 0},
     {OPT_STRICT, "strict", 0, 0},
+    {OPT_LAYOUT, "layout", 0, 1},
+    {OPT_LAYOUT, "to", 0, 1}, /* convert --to: the same values */
     {OPT_HELP, "help", 'h', 0},
 };
 #define N_OPTS (sizeof k_opts / sizeof k_opts[0])
@@ -83,6 +85,11 @@ static int apply(const cli_command *cmd, const opt_def *o, const char *shown,
     case OPT_FIELDS: a->fields = val; break;
     case OPT_NAME: a->name = val; break;
     case OPT_DESCRIPTION: a->description = val; break;
+    case OPT_LAYOUT:
+        if (!strcmp(val, "files")) a->layout = ZIPPY_LAYOUT_FILES;
+        else if (!strcmp(val, "jsonl")) a->layout = ZIPPY_LAYOUT_JSONL;
+        else return cli_usage_error(cmd, "%s must be 'files' or 'jsonl', not '%s'", shown, val);
+        break;
     case OPT_LIMIT:
         if (parse_u64(val, &a->limit))
             return cli_usage_error(cmd, "%s needs a non-negative integer, not '%s'",

@@ -40,7 +40,8 @@ enum {
     OPT_WITH_ID = 1u << 13,    /* --with-id */
     OPT_QUIET = 1u << 14,      /* -q, --quiet */
     OPT_HELP = 1u << 15,       /* -h, --help (every command) */
-    OPT_STRICT = 1u << 16      /* --strict */
+    OPT_STRICT = 1u << 16,     /* --strict */
+    OPT_LAYOUT = 1u << 17      /* --layout files|jsonl */
 };
 
 #define MAX_POSITIONALS 32
@@ -56,6 +57,7 @@ typedef struct cli_args {
     unsigned seen;          /* OPT_* bits given on the command line */
     const char *name;
     const char *description;
+    int layout;             /* zippy_layout of --layout (DEFAULT if absent) */
     const char *pos[MAX_POSITIONALS];
     int npos;
 } cli_args;
@@ -139,6 +141,7 @@ int cmd_list(const cli_command *c, cli_args *a);
 int cmd_info(const cli_command *c, cli_args *a);
 int cmd_stats(const cli_command *c, cli_args *a);
 int cmd_compact(const cli_command *c, cli_args *a);
+int cmd_convert(const cli_command *c, cli_args *a);
 int cmd_reindex(const cli_command *c, cli_args *a);
 int cmd_verify(const cli_command *c, cli_args *a);
 int cmd_pack(const cli_command *c, cli_args *a);

@@ -46,6 +46,7 @@ int open_store(const cli_command *cmd, cli_args *a, store_ctx *ctx, int mode,
     zippy_options o = ZIPPY_OPTIONS_INIT;
     o.flags = mode_flags(mode);
     o.strict = (a->seen & OPT_STRICT) != 0;
+    o.layout = (zippy_layout)a->layout;
     if (progress_label && ctx->prog.enabled) {
         o.progress = progress_cb;
         o.progress_ctx = &ctx->prog;

@@ -16,22 +16,27 @@ const char *g_prog = "zippy";
     "  -c, --collection NAME  collection (default: \"default\")\n"
 
 static const cli_command k_commands[] = {
-    {"init", cmd_init, OPT_COLLECTION | OPT_NAME | OPT_DESCRIPTION | OPT_STRICT, 1, 1,
-     "STORE [-c NAME] [--strict] [--name N] [--description D]",
+    {"init", cmd_init, OPT_COLLECTION | OPT_NAME | OPT_DESCRIPTION | OPT_STRICT | OPT_LAYOUT, 1, 1,
+     "STORE [-c NAME] [--layout files|jsonl] [--strict] [--name N] [--description D]",
      "create a store (and a collection)",
      "Creates the store directory STORE (zds.json, collections/) if it does\n"
      "not exist yet. Running it on an existing store is fine: it only adds\n"
      "what is missing (the collection given with -c) and records --name and\n"
      "--description in zds.json when given.\n\n"
      "  -c, --collection NAME  also create this collection\n"
+     "      --layout L         storage layout of a new collection: jsonl (the\n"
+     "                         default: one log file) or files (one pretty\n"
+     "                         JSON file per document in docs/, for git and\n"
+     "                         hand editing); an existing collection must\n"
+     "                         already have that layout\n"
      "      --strict           make it strict: its first document fixes the\n"
      "                         schema (key set and JSON types) of all others;\n"
      "                         an existing collection qualifies if all its\n"
      "                         documents share one schema\n"
      "      --name N           dataset name recorded in zds.json\n"
      "      --description D    dataset description recorded in zds.json\n"},
-    {"put", cmd_put, OPT_COLLECTION | OPT_ID | OPT_DATA | OPT_STRICT, 1, 3,
-     "STORE [-c NAME] (-i ID | ID) [-d JSON | JSON | < FILE] [--strict]",
+    {"put", cmd_put, OPT_COLLECTION | OPT_ID | OPT_DATA | OPT_STRICT | OPT_LAYOUT, 1, 3,
+     "STORE [-c NAME] (-i ID | ID) [-d JSON | JSON | < FILE] [--strict] [--layout L]",
      "store a document under an id (replaces it)",
      "Stores the JSON object under ID, replacing any earlier version. The\n"
      "document comes from -d, else the argument after the id, else stdin\n"
@@ -39,7 +44,8 @@ static const cli_command k_commands[] = {
      "missing. A top-level \"_id\" in the document must equal ID.\n\n" COMMON_HELP
      "  -i, --id ID            document id (else the first argument)\n"
      "  -d, --data JSON        the document (else the next argument or stdin)\n"
-     "      --strict           make the collection strict first (see init)\n"},
+     "      --strict           make the collection strict first (see init)\n"
+     "      --layout L         layout if the collection is created (see init)\n"},
     {"get", cmd_get, OPT_COLLECTION | OPT_ID | OPT_PRETTY | OPT_WITH_ID, 1, 2,
      "STORE [-c NAME] (-i ID | ID) [--pretty] [--with-id]",
      "print a document",
@@ -82,15 +88,16 @@ static const cli_command k_commands[] = {
      "Writes every live document (or those matching -w) to stdout, one JSON\n"
      "object per line with \"_id\" first: the input format of import.\n\n" COMMON_HELP
      "  -w, --where FILTER     export only the matching documents\n"},
-    {"import", cmd_import, OPT_COLLECTION | OPT_STRICT, 1, MAX_POSITIONALS,
-     "STORE [-c NAME] [FILE | -]... [--strict]", "load documents from JSONL",
+    {"import", cmd_import, OPT_COLLECTION | OPT_STRICT | OPT_LAYOUT, 1, MAX_POSITIONALS,
+     "STORE [-c NAME] [FILE | -]... [--strict] [--layout L]", "load documents from JSONL",
      "Reads JSON Lines (one object per line, each with an \"_id\") from the\n"
      "files, or stdin when none is given or for \"-\", and stores them. The\n"
      "input is streamed in blocks of 4 MiB. The store and collection are\n"
      "created if missing. Prints \"imported N documents\" on stderr. On a bad\n"
      "line the message names the file and line number; the lines before it\n"
      "are kept, nothing after it is written, and the exit status is 1.\n\n" COMMON_HELP
-     "      --strict           make the collection strict first (see init)\n"},
+     "      --strict           make the collection strict first (see init)\n"
+     "      --layout L         layout if the collection is created (see init)\n"},
     {"list", cmd_list, 0, 1, 1, "STORE", "list collections with counts",
      "Prints one line per collection, sorted by name: NAME<TAB>COUNT.\n"},
     {"info", cmd_info, OPT_PRETTY, 1, 1, "STORE [--pretty]",
@@ -108,6 +115,15 @@ static const cli_command k_commands[] = {
      "rewrite the log without dead lines",
      "Rewrites the collection's data log with live documents only\n"
      "(crash-safely) and prints the bytes reclaimed.\n\n" COMMON_HELP},
+    {"convert", cmd_convert, OPT_COLLECTION | OPT_LAYOUT, 1, 1, "STORE [-c NAME] --to files|jsonl",
+     "change a collection's layout in place",
+     "Converts the collection to the file-per-document layout (files:\n"
+     "docs/<id>.json) or to the JSONL log (jsonl), in place and crash-safely:\n"
+     "the documents are copied in scan order into a new collection that\n"
+     "replaces the old one by renames; after a crash the next writable open\n"
+     "of the store finishes or undoes the job. The collection must not be\n"
+     "open elsewhere. Already in that layout: nothing to do (exit 0).\n\n" COMMON_HELP
+     "      --to LAYOUT        files or jsonl\n"},
     {"reindex", cmd_reindex, OPT_COLLECTION, 1, 1, "STORE [-c NAME]",
      "rebuild the index from the log",
      "Rebuilds the collection's index from its data log.\n\n" COMMON_HELP},

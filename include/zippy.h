@@ -128,10 +128,16 @@ typedef enum zippy_sync_mode {
                               successful flush makes it durable */
 } zippy_sync_mode;
 
+/* Storage layout of a collection (docs/FORMAT.md 2 and 2a). Every call
+ * works the same on both. With FILES each document is a pretty-printed file
+ * docs/<id>.json (for git and hand editing: files edited, added or removed
+ * by hand are seen at the next open or zippy_coll_refresh; an invalid file
+ * fails them with ZIPPY_ECORRUPT naming it); a flush is recoverable, not
+ * atomic: after a crash each document is its old or its new version. */
 typedef enum zippy_layout {
     ZIPPY_LAYOUT_DEFAULT = 0, /* keep the collection's; JSONL for new ones */
     ZIPPY_LAYOUT_JSONL = 1,   /* meta/data.jsonl + meta/index.bin */
-    ZIPPY_LAYOUT_FILES = 2    /* docs/<id>.json (not yet available) */
+    ZIPPY_LAYOUT_FILES = 2    /* docs/<id>.json, one file per document */
 } zippy_layout;
 
 #define ZIPPY_OPEN_READONLY 0x1u /* never write: refuse puts, change no file */
@@ -150,7 +156,8 @@ typedef struct zippy_options {
     unsigned flags;          /* ZIPPY_OPEN_* */
     zippy_sync_mode sync;    /* durability mode of writers */
     int strict;              /* strict schema (see "Strict schemas") */
-    zippy_layout layout;     /* new collections: storage layout */
+    zippy_layout layout;     /* new collections: storage layout (existing
+                                ones keep theirs) */
     zippy_progress_fn progress; /* optional, for long operations */
     void *progress_ctx;
 } zippy_options;
@@ -395,6 +402,18 @@ ZIPPY_EXTERN int zippy_coll_compact(zippy_coll *coll);
 /* Rebuilds the index from the log alone. On failure the previous state is
  * kept. */
 ZIPPY_EXTERN int zippy_coll_reindex(zippy_coll *coll);
+
+/* Converts collection `name` to `layout` (ZIPPY_LAYOUT_JSONL or
+ * ZIPPY_LAYOUT_FILES) in place, crash-safely: the documents are copied in
+ * scan order into a new collection, which replaces the old one by renames
+ * (docs/FORMAT.md). A crash at any point leaves the old or the new
+ * collection, never a mix; the next writable open finishes the job. Fails
+ * with ZIPPY_ELOCKED while the collection is open anywhere. Already in that
+ * layout: ZIPPY_OK, nothing done. progress is reserved (pass NULL). */
+ZIPPY_EXTERN int zippy_coll_convert(zippy_root *root, const char *name,
+                                    zippy_layout layout,
+                                    zippy_progress_fn progress,
+                                    void *progress_ctx);
 
 typedef struct zippy_verify_report {
     uint64_t lines;        /* lines checked */

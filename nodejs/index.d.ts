@@ -50,6 +50,9 @@ export interface StoreOpenOptions {
   strict?: boolean;
   /** "rw" (default: creates what is missing) or "r" (read-only). */
   mode?: 'r' | 'rw';
+  /** Layout of a collection this call creates: "jsonl" (default) or "files"
+   * (one pretty JSON file per document). An existing collection keeps its own. */
+  layout?: 'jsonl' | 'files';
 }
 
 export interface StoreInfo {

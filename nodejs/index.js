@@ -91,6 +91,12 @@ function checkBatchSize(v, dflt) {
   return v;
 }
 
+function checkLayout(v) {
+  if (v === undefined || v === null || v === 'jsonl') return false;
+  if (v === 'files') return true;
+  throw typeError(`layout must be "jsonl" or "files", got ${describe(v)}`);
+}
+
 function checkMode(v) {
   if (v === undefined || v === null) return 'rw';
   if (v === 'rw' || v === 'r') return v;
@@ -233,22 +239,26 @@ class ZdsStore {
 
   /**
    * ZdsStore.open(root, collection = "default", batchSize = 5000)
-   * ZdsStore.open(root, { collection, batchSize, strict, mode })
+   * ZdsStore.open(root, { collection, batchSize, strict, mode, layout })
+   * layout ("jsonl" or "files") applies to a collection created by this
+   * call; an existing collection keeps its own.
    */
   static open(root, collection = 'default', batchSize = 5000) {
     let strict = false;
     let mode = 'rw';
+    let files = false;
     if (isOptions(collection)) {
       const o = collection;
       collection = o.collection === undefined ? 'default' : o.collection;
       batchSize = o.batchSize;
       strict = !!o.strict;
       mode = checkMode(o.mode);
+      files = checkLayout(o.layout);
     }
     checkString(root, 'root');
     checkString(collection, 'collection');
     batchSize = checkBatchSize(batchSize, 5000);
-    const h = native.collOpen(null, root, collection, mode === 'r', strict);
+    const h = native.collOpen(null, root, collection, mode === 'r', strict, files);
     return ZdsStore.#wrap(h, root, collection, batchSize);
   }
 

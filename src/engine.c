@@ -37,6 +37,15 @@
 #define TOMB_SUFFIX_LEN (sizeof TOMB_SUFFIX - 1)
 #define MANIFEST_MAX (1u << 20)
 
+/* The files layout (end of this file). */
+static int files_flush_locked(zengine *e, int force);
+static int files_load(zengine *e, int writable, zippy_progress_fn prog, void *pctx);
+static int files_refresh_locked(zengine *e);
+static int files_verify_docs(zengine *e, zippy_verify_report *r, char *first, size_t cap);
+static int files_commit(zengine *e, int force_checkpoint);
+static int files_sync(zengine *e, int rebuild, zippy_progress_fn prog, void *pctx);
+static int files_write_order(zengine *e);
+
 struct zippy_coll {
     zengine *e;
     int writable;
@@ -364,10 +373,16 @@ static int write_out(zengine *e) {
 static int append_line(zengine *e, const char *line, size_t n, uint64_t *off) {
     int rc;
     *off = 0;
-    if (e->wlen + n > e->wcap && (rc = write_out(e))) return rc;
-    if (n > e->wcap) {
+    /* Files layout: the cache file grows only at a flush, right before the
+     * commit in files.state that matches it (readers then see a cache that
+     * matches a commit), so lines stay buffered until then; a read-only
+     * handle keeps the changes it found in docs/ here, in memory only. A
+     * writer's rebuild (no files.state yet) may write out early. */
+    int keep = e->layout == ZIPPY_LAYOUT_FILES && !(e->writable && e->rebuilding);
+    if (e->wlen + n > e->wcap && !keep && (rc = write_out(e))) return rc;
+    if (e->wlen + n > e->wcap) {
         size_t ncap = e->wcap ? e->wcap : WBUF_CAP;
-        while (ncap < n) ncap *= 2;
+        while (ncap < e->wlen + n) ncap *= 2;
         char *nb = z_realloc(e->wbuf, ncap);
         if (!nb) return z_err_nomem();
         e->wbuf = nb;
@@ -572,24 +587,29 @@ static int manifest_write(zengine *e) {
     if (!e->created[0]) memcpy(e->created, now, sizeof now);
     zippy_buf b = ZIPPY_BUF_INIT;
     int rc = zb_printf(&b,
-                       "{\n  \"format\": \"zippy\",\n  \"format_version\": %d,\n  \"layout\": \"jsonl\",\n"
+                       "{\n  \"format\": \"zippy\",\n  \"format_version\": %d,\n  \"layout\": \"%s\",\n"
                        "  \"strict\": %s,\n  \"created\": \"%s\",\n  \"modified\": \"%s\",\n"
                        "  \"count\": %llu\n}\n",
-                       ZIPPY_FORMAT_VERSION, e->strict ? "true" : "false", e->created, now,
+                       ZIPPY_FORMAT_VERSION, ze_layout_name(e->layout), e->strict ? "true" : "false", e->created, now,
                        (unsigned long long)e->count);
     if (!rc) {
         int r = zos_replace_file(e->manifest_path, b.ptr, b.len);
         if (r) rc = z_err_os(r, "collection %s: cannot write %s", e->name, e->manifest_path);
     }
+    if (!rc) e->manifest_layout = e->layout;
     zippy_buf_free(&b);
     return rc;
 }
 
-/* Reads meta/manifest.json. *ours = 1 if written by zippy. Missing: 0. */
+const char *ze_layout_name(int layout) { return layout == ZIPPY_LAYOUT_FILES ? "files" : "jsonl"; }
+
+/* Reads meta/manifest.json. *ours = 1 if written by zippy (then
+ * e->manifest_layout is the layout it records). Missing: 0. */
 static int manifest_read(zengine *e, int *ours) {
     char *txt = NULL;
     size_t n = 0;
     *ours = 0;
+    e->manifest_layout = 0;
     int r = zos_read_file(e->manifest_path, &txt, &n, MANIFEST_MAX);
     if (r == -ENOENT) return ZIPPY_OK;
     if (r) return z_err_os(r, "collection %s: cannot read %s", e->name, e->manifest_path);
@@ -609,7 +629,10 @@ static int manifest_read(zengine *e, int *ours) {
         goto cleanup;
     }
     const zj_val *lay = zj_get(v, "layout", 6);
-    if (lay && lay->type == ZJ_STRING && !(lay->len == 5 && !memcmp(lay->u.str, "jsonl", 5))) {
+    e->manifest_layout = ZIPPY_LAYOUT_JSONL;
+    if (lay && lay->type == ZJ_STRING && lay->len == 5 && !memcmp(lay->u.str, "files", 5))
+        e->manifest_layout = ZIPPY_LAYOUT_FILES;
+    else if (lay && lay->type == ZJ_STRING && !(lay->len == 5 && !memcmp(lay->u.str, "jsonl", 5))) {
         rc = z_err(ZIPPY_EUNSUPPORTED, "collection %s: layout \"%.*s\" is not supported by this version",
                    e->name, (int)lay->len, lay->u.str);
         goto cleanup;
@@ -702,7 +725,9 @@ static int schema_check(zengine *e, const char *id, size_t idlen, const char *li
         char *copy = z_malloc(e->stxt.len + 1);
         if (!copy) return z_err_nomem();
         memcpy(copy, e->stxt.ptr, e->stxt.len + 1);
-        if ((rc = schema_write(e, copy, e->stxt.len))) {
+        /* A read-only handle (files layout: a hand-edited document applied
+         * in memory) keeps the schema in memory only. */
+        if (e->writable && (rc = schema_write(e, copy, e->stxt.len))) {
             z_free(copy);
             return rc;
         }
@@ -827,7 +852,8 @@ static int load_legacy_index(zengine *e, const zl_list *l) {
     return ZIPPY_OK;
 }
 
-static void engine_unload(zengine *e) {
+/* Drops the in-memory state and the open files, except the writer lock. */
+static void engine_unload_data(zengine *e) {
     zi_close(e->base);
     e->base = NULL;
     ov_clear(&e->ov);
@@ -836,12 +862,26 @@ static void engine_unload(zengine *e) {
     e->map_cap = 0;
     if (e->data_fd >= 0) zos_close(e->data_fd);
     e->data_fd = -1;
-    if (e->lock_fd >= 0) zos_close(e->lock_fd); /* releases the flock */
-    e->lock_fd = -1;
-    e->writable = 0;
     e->wlen = 0;
     e->data_size = e->count = 0;
     e->legacy = 0;
+    if (e->state_fd >= 0) zos_close(e->state_fd);
+    e->state_fd = -1;
+    e->state_size = e->state_lines = 0;
+    e->state_tail_dirty = 0;
+    zf_map_clear(&e->fstate);
+    zf_map_clear(&e->pend);
+    e->state_ok = 0;
+    e->order_dirty = 0;
+    e->order_hash = 0;
+    e->rebuilding = 0;
+}
+
+static void engine_unload(zengine *e) {
+    engine_unload_data(e);
+    if (e->lock_fd >= 0) zos_close(e->lock_fd); /* releases the flock */
+    e->lock_fd = -1;
+    e->writable = 0;
 }
 
 static int take_writer_lock(zengine *e) {
@@ -911,25 +951,24 @@ static int rebuild_from_log(zengine *e, uint64_t *good_end, int need_full, zippy
 
 /* Opens the files and builds the in-memory state. Leaves e unloaded on
  * failure. */
+/* For the files layout this loads the cache (the caller holds the writer
+ * lock already, and a failure keeps it). */
 static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *pctx) {
-    int rc, r, ours = 0, rebuilt = 0;
+    int rc, r, ours = 0, rebuilt = 0, took_lock = 0;
     char *ixbuf = NULL;
     zl_list ll = {0};
-    e->data_fd = e->lock_fd = -1;
+    e->data_fd = -1;
     e->load_note[0] = 0;
-    if (writable && (rc = take_writer_lock(e))) goto cleanup;
+    if (writable && e->lock_fd < 0) {
+        if ((rc = take_writer_lock(e))) goto cleanup;
+        took_lock = 1;
+    }
     e->writable = writable;
     if ((rc = manifest_read(e, &ours)) || (rc = schema_read(e))) goto cleanup;
+    if (e->layout == ZIPPY_LAYOUT_FILES) ours = 1; /* the cache is always in our format */
     r = zos_open(e->data_path, writable ? O_RDWR | O_CREAT : O_RDONLY, 0644);
     if (r < 0) {
-        int kind = 0;
-        char docs[4096];
-        snprintf(docs, sizeof docs, "%s/docs", e->dir);
-        if (r == -ENOENT && zos_lstat_kind(docs, &kind) == 0 && kind == 2)
-            rc = z_err(ZIPPY_EUNSUPPORTED, "collection %s uses the file-per-document layout, not supported yet",
-                       e->name);
-        else
-            rc = z_err_os(r, "collection %s: cannot open %s", e->name, e->data_path);
+        rc = z_err_os(r, "collection %s: cannot open %s", e->name, e->data_path);
         goto cleanup;
     }
     e->data_fd = r;
@@ -1058,7 +1097,7 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
             /* A new collection (or an empty old one): nothing to index yet;
              * the manifest marks it as ours. */
             e->legacy = 0;
-            if ((rc = manifest_write(e)) || (rc = ze_update_root_manifest(e->root_path, e->name, 0, 0)))
+            if ((rc = manifest_write(e)) || (rc = ze_update_root_manifest(e->root_path, e->name, 0, e->layout, 0)))
                 goto cleanup;
         } else if (e->legacy) {
             /* Convert ZDS 0.1.x to our format: canonical lines + index. */
@@ -1077,6 +1116,12 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
         (void)zos_unlink(tmp);
         snprintf(tmp, sizeof tmp, "%s.tmp", e->manifest_path);
         (void)zos_unlink(tmp);
+        if (e->layout == ZIPPY_LAYOUT_FILES) {
+            snprintf(tmp, sizeof tmp, "%s.tmp", e->state_path);
+            (void)zos_unlink(tmp);
+            snprintf(tmp, sizeof tmp, "%s.tmp", e->order_path);
+            (void)zos_unlink(tmp);
+        }
     }
 cleanup:
     z_free(ixbuf);
@@ -1085,7 +1130,8 @@ cleanup:
         int saved = rc;
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", zippy_errmsg());
-        engine_unload(e);
+        if (took_lock) engine_unload(e);
+        else engine_unload_data(e);
         z_err(saved, "%s", msg);
     }
     return rc;
@@ -1197,7 +1243,7 @@ static int checkpoint(zengine *e) {
     e->count = zi_count(nb);
     e->dirty = 0;
     if ((rc = manifest_write(e))) goto cleanup;
-    rc = ze_update_root_manifest(e->root_path, e->name, e->count, 0);
+    rc = ze_update_root_manifest(e->root_path, e->name, e->count, e->layout, 0);
 cleanup:
     z_free(superseded);
     zi_builder_free(b);
@@ -1368,7 +1414,7 @@ static int compact_locked(zengine *e, zippy_progress_fn prog, void *pctx) {
     e->index_gone = 0;
     (void)zos_unlink(bak);
     if ((rc = manifest_write(e))) goto cleanup;
-    rc = ze_update_root_manifest(e->root_path, e->name, e->count, 0);
+    rc = ze_update_root_manifest(e->root_path, e->name, e->count, e->layout, 0);
     if (prog) prog(pctx, end, end);
     if (!rc && late_rc) {
         char msg[1024];
@@ -1424,11 +1470,45 @@ static void engine_free(zengine *e) {
     zippy_buf_free(&e->stxt);
     z_free(e->lock_path);
     z_free(e->meta_dir);
+    z_free(e->docs_dir);
+    z_free(e->state_path);
+    z_free(e->order_path);
+    z_free(e->docindex_path);
+    z_free(e->gitignore_path);
     pthread_rwlock_destroy(&e->rw);
     pthread_mutex_destroy(&e->sync_mu);
     pthread_mutex_destroy(&e->order_mu);
     z_free(e->order);
     z_free(e);
+}
+
+/* Which layout the collection at e->dir has (FORMAT.md 2a): the one its
+ * manifest records; else files when it has docs/ and no meta/data.jsonl;
+ * else JSONL, except that a new collection takes opts->layout. */
+static int detect_layout(zengine *e, const zippy_options *opts, int writable) {
+    int ours = 0, kind = 0;
+    int rc = manifest_read(e, &ours);
+    if (rc) return rc;
+    if (ours && e->manifest_layout) {
+        e->layout = e->manifest_layout;
+        return ZIPPY_OK;
+    }
+    char *data = path_join(e->meta_dir, "data.jsonl");
+    if (!data) return z_err_nomem();
+    int has_data = zos_stat(data, NULL, NULL) == 0;
+    z_free(data);
+    int has_docs = zos_lstat_kind(e->docs_dir, &kind) == 0 && kind == 2;
+    if (has_data) e->layout = ZIPPY_LAYOUT_JSONL;
+    else if (has_docs) e->layout = ZIPPY_LAYOUT_FILES;
+    else if (writable && opts && opts->layout == ZIPPY_LAYOUT_FILES) e->layout = ZIPPY_LAYOUT_FILES;
+    else e->layout = ZIPPY_LAYOUT_JSONL;
+    return ZIPPY_OK;
+}
+
+/* Loads the collection's state (writable: as the writer). */
+static int ze_load(zengine *e, int writable, zippy_progress_fn prog, void *pctx) {
+    if (e->layout == ZIPPY_LAYOUT_FILES) return files_load(e, writable, prog, pctx);
+    return engine_load_stable(e, writable, prog, pctx);
 }
 
 int ze_acquire(zengine **out, const char *root_path, const char *name, const zippy_options *opts, int writable) {
@@ -1468,11 +1548,11 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
             pthread_mutex_lock(&e->sync_mu);
             pthread_rwlock_wrlock(&e->rw);
             engine_unload(e);
-            rc = engine_load(e, 1, opts ? opts->progress : NULL, opts ? opts->progress_ctx : NULL);
+            rc = ze_load(e, 1, opts ? opts->progress : NULL, opts ? opts->progress_ctx : NULL);
             if (rc) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s", zippy_errmsg());
-                if (engine_load(e, 0, NULL, NULL) == ZIPPY_OK) z_err(rc, "%s", msg);
+                if (ze_load(e, 0, NULL, NULL) == ZIPPY_OK) z_err(rc, "%s", msg);
                 else e->broken = 1;
             }
             e->generation++;
@@ -1492,29 +1572,46 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
     pthread_rwlock_init(&e->rw, NULL);
     pthread_mutex_init(&e->sync_mu, NULL);
     pthread_mutex_init(&e->order_mu, NULL);
-    e->data_fd = e->lock_fd = -1;
+    e->data_fd = e->lock_fd = e->state_fd = -1;
     e->pid = getpid();
     e->dir = real;
     real = NULL;
     e->name = z_strdup(name);
     e->root_path = z_strdup(root_path);
     e->meta_dir = path_join(e->dir, "meta");
-    e->data_path = e->meta_dir ? path_join(e->meta_dir, "data.jsonl") : NULL;
-    e->index_path = e->meta_dir ? path_join(e->meta_dir, "index.bin") : NULL;
     e->manifest_path = e->meta_dir ? path_join(e->meta_dir, "manifest.json") : NULL;
     e->schema_path = e->meta_dir ? path_join(e->meta_dir, "schema.json") : NULL;
     e->lock_path = e->meta_dir ? path_join(e->meta_dir, "lock") : NULL;
+    e->docs_dir = path_join(e->dir, "docs");
+    e->state_path = e->meta_dir ? path_join(e->meta_dir, "files.state") : NULL;
+    e->order_path = e->meta_dir ? path_join(e->meta_dir, "order.ids") : NULL;
+    e->docindex_path = e->meta_dir ? path_join(e->meta_dir, "doc_index.jsonl") : NULL;
+    e->gitignore_path = e->meta_dir ? path_join(e->meta_dir, ".gitignore") : NULL;
     e->wcap = WBUF_CAP;
     e->wbuf = z_malloc(e->wcap);
     e->sync_mode = opts ? opts->sync : ZIPPY_SYNC_FLUSH;
-    if (!e->name || !e->root_path || !e->data_path || !e->index_path || !e->manifest_path || !e->lock_path ||
-        !e->schema_path || !e->wbuf) {
+    if (!e->name || !e->root_path || !e->manifest_path || !e->lock_path || !e->schema_path || !e->docs_dir ||
+        !e->state_path || !e->order_path || !e->docindex_path || !e->gitignore_path || !e->wbuf) {
         pthread_mutex_unlock(&g_reg_mu);
         rc = z_err_nomem();
         engine_free(e);
         goto cleanup;
     }
-    rc = engine_load_stable(e, writable, opts ? opts->progress : NULL, opts ? opts->progress_ctx : NULL);
+    if ((rc = detect_layout(e, opts, writable))) {
+        pthread_mutex_unlock(&g_reg_mu);
+        engine_free(e);
+        goto cleanup;
+    }
+    int files = e->layout == ZIPPY_LAYOUT_FILES;
+    e->data_path = path_join(e->meta_dir, files ? "cache.jsonl" : "data.jsonl");
+    e->index_path = path_join(e->meta_dir, files ? "cache.idx" : "index.bin");
+    if (!e->data_path || !e->index_path) {
+        pthread_mutex_unlock(&g_reg_mu);
+        rc = z_err_nomem();
+        engine_free(e);
+        goto cleanup;
+    }
+    rc = ze_load(e, writable, opts ? opts->progress : NULL, opts ? opts->progress_ctx : NULL);
     if (rc) {
         pthread_mutex_unlock(&g_reg_mu);
         engine_free(e);
@@ -1577,6 +1674,13 @@ int ze_flush(zengine *e, int force_checkpoint) {
     pthread_mutex_lock(&e->sync_mu);
     pthread_rwlock_wrlock(&e->rw);
     if (!e->writable) goto unlock;
+    if (e->layout == ZIPPY_LAYOUT_FILES) {
+        /* Everything under rw: file writes, renames and syncs of a files
+         * flush are not worth overlapping with other writers. */
+        rc = e->broken ? z_err(ZIPPY_EIO, "collection %s: not flushed after an earlier failure", e->name)
+                       : files_flush_locked(e, force_checkpoint);
+        goto unlock;
+    }
     rc = write_out(e);
     uint64_t target = e->data_size;
     int fd = e->data_fd;
@@ -1723,6 +1827,11 @@ int zippy_coll_refresh(zippy_coll *c) {
     int rc = ZIPPY_OK;
     pthread_mutex_lock(&e->sync_mu);
     pthread_rwlock_wrlock(&e->rw);
+    if (e->layout == ZIPPY_LAYOUT_FILES) {
+        /* docs/ may have been edited by hand: sync again. */
+        rc = files_refresh_locked(e);
+        goto unlock;
+    }
     if (e->writable) goto unlock; /* the writer is always current */
     uint64_t fsize, fino;
     int r = zos_stat_id(e->data_path, &fsize, &fino);
@@ -1754,13 +1863,15 @@ unlock:
  * prefix, then the minified document appended in place with its '{'
  * turned into ','. Ids need no escaping (their alphabet has no '"' or
  * '\\' or control characters). */
-static int make_line(const zengine *e, const char *id, size_t idlen, const char *json, size_t len,
-                     zippy_buf *line) {
+/* With from_file (a pretty document file) the limit applies to the
+ * document's compact form instead of its text. */
+static int make_line_ex(const zengine *e, const char *id, size_t idlen, const char *json, size_t len,
+                        zippy_buf *line, int from_file) {
     zj_min_info info;
     zj_error jerr;
     int rc;
     (void)e;
-    if (len > ZIPPY_DOC_MAX)
+    if (len > ZIPPY_DOC_MAX && !from_file)
         return z_err(ZIPPY_ETOOBIG, "document \"%.*s\" is %zu bytes; the limit is %u", (int)idlen, id, len,
                      ZIPPY_DOC_MAX);
     zb_clear(line);
@@ -1786,7 +1897,15 @@ static int make_line(const zengine *e, const char *id, size_t idlen, const char 
         line->ptr[p] = '}';
         line->len = p + 1;
     }
+    if (from_file && line->len - p > ZIPPY_DOC_MAX)
+        return z_err(ZIPPY_ETOOBIG, "document \"%.*s\" is %zu bytes in compact form; the limit is %u", (int)idlen, id,
+                     line->len - p, ZIPPY_DOC_MAX);
     return zb_putc(line, '\n');
+}
+
+static int make_line(const zengine *e, const char *id, size_t idlen, const char *json, size_t len,
+                     zippy_buf *line) {
+    return make_line_ex(e, id, idlen, json, len, line, 0);
 }
 
 /* Per-thread line buffer (freed when the thread exits). */
@@ -1807,8 +1926,9 @@ static zippy_buf *tls_line(void) {
     return b;
 }
 
-/* Appends a prepared line (with '\n') for id; caller holds rw. */
-static int put_line_locked(zengine *e, const char *id, size_t idlen, const char *line, size_t n, int del) {
+/* Appends a prepared line (with '\n') for id to the log (the cache of
+ * the files layout); caller holds rw. */
+static int cache_put_locked(zengine *e, const char *id, size_t idlen, const char *line, size_t n, int del) {
     uint64_t off;
     int rc;
     if (e->strict && !del && (rc = schema_check(e, id, idlen, line, n - 1))) return rc;
@@ -1817,7 +1937,33 @@ static int put_line_locked(zengine *e, const char *id, size_t idlen, const char 
                     del ? 0 : z_checksum32(line, n - 1));
     if (rc) e->wlen -= n; /* undo the append: the state did not change */
     e->dirty = 1;
+    if (!rc) e->order_dirty = 1;
     return rc;
+}
+
+/* A write through the API: to the log, and for the files layout also a
+ * pending file operation for id (done at the next flush from the cache's
+ * latest version, so the last write of an id wins). */
+static int put_line_locked(zengine *e, const char *id, size_t idlen, const char *line, size_t n, int del) {
+    if (e->layout == ZIPPY_LAYOUT_FILES) {
+        /* Noted first: a pending id whose write then fails only makes the
+         * flush rewrite its file as it already is. */
+        zf_ent *x;
+        int rc = zf_map_put(&e->pend, id, idlen, &x);
+        if (rc) return rc;
+    }
+    return cache_put_locked(e, id, idlen, line, n, del);
+}
+
+/* Files layout: a flush is due when this much is buffered (the cache file
+ * only grows at flushes). */
+#define FILES_AUTOFLUSH (32u << 20)
+
+/* After a write: the files layout flushes now when the sync mode or the
+ * buffered amount asks for it (caller holds no lock). */
+static int after_write(zengine *e, uint64_t end, int always, int files_due) {
+    if (e->layout == ZIPPY_LAYOUT_FILES) return always || files_due ? ze_flush(e, 0) : ZIPPY_OK;
+    return always ? sync_upto(e, end) : ZIPPY_OK;
 }
 
 int zippy_put(zippy_coll *c, const char *id, size_t idlen, const char *json, size_t len) {
@@ -1833,9 +1979,9 @@ int zippy_put(zippy_coll *c, const char *id, size_t idlen, const char *json, siz
     pthread_rwlock_wrlock(&e->rw);
     rc = put_line_locked(e, id, idlen, line->ptr, line->len, 0);
     uint64_t end = log_end(e);
-    int always = e->sync_mode == ZIPPY_SYNC_ALWAYS;
+    int always = e->sync_mode == ZIPPY_SYNC_ALWAYS, due = e->wlen >= FILES_AUTOFLUSH;
     pthread_rwlock_unlock(&e->rw);
-    if (!rc && always) rc = sync_upto(e, end);
+    if (!rc) rc = after_write(e, end, always, due);
     return rc;
 }
 
@@ -1856,8 +2002,9 @@ int zippy_delete(zippy_coll *c, const char *id, size_t idlen) {
     else if (rc == 1)
         rc = put_line_locked(e, id, idlen, line, (size_t)n, 1);
     uint64_t end = log_end(e);
+    int due = e->wlen >= FILES_AUTOFLUSH;
     pthread_rwlock_unlock(&e->rw);
-    if (!rc && e->sync_mode == ZIPPY_SYNC_ALWAYS) rc = sync_upto(e, end);
+    if (!rc) rc = after_write(e, end, e->sync_mode == ZIPPY_SYNC_ALWAYS, due);
     return rc;
 }
 
@@ -2071,8 +2218,9 @@ int zippy_put_jsonl(zippy_coll *c, const char *data, size_t len, const char *con
         nw++;
     }
     uint64_t end = log_end(e);
+    int due = e->wlen >= FILES_AUTOFLUSH;
     pthread_rwlock_unlock(&e->rw);
-    if (!rc && e->sync_mode == ZIPPY_SYNC_ALWAYS) rc = sync_upto(e, end);
+    if (!rc) rc = after_write(e, end, e->sync_mode == ZIPPY_SYNC_ALWAYS, due);
     if (written) *written = nw;
     return rc;
 }
@@ -2671,7 +2819,15 @@ int zippy_coll_compact(zippy_coll *c) {
     zengine *e = c->e;
     pthread_mutex_lock(&e->sync_mu);
     pthread_rwlock_wrlock(&e->rw);
-    int rc = compact_locked(e, c->progress, c->progress_ctx);
+    int rc;
+    if (e->layout == ZIPPY_LAYOUT_FILES) {
+        /* Compact the cache; files.state then names the new cache file. */
+        rc = files_flush_locked(e, 0);
+        if (!rc) rc = compact_locked(e, c->progress, c->progress_ctx);
+        if (!rc) rc = files_commit(e, 1);
+    } else {
+        rc = compact_locked(e, c->progress, c->progress_ctx);
+    }
     pthread_rwlock_unlock(&e->rw);
     pthread_mutex_unlock(&e->sync_mu);
     return rc;
@@ -2711,7 +2867,18 @@ int zippy_coll_reindex(zippy_coll *c) {
     pthread_mutex_lock(&e->sync_mu);
     pthread_rwlock_wrlock(&e->rw);
     uint64_t good_end, bad = 0;
-    int rc = write_out(e);
+    int rc;
+    if (e->layout == ZIPPY_LAYOUT_FILES) {
+        /* The cache is derived: rebuild it from docs/, keeping the order
+         * (order.ids) when the cache can still list it. */
+        rc = files_flush_locked(e, 0);
+        if (!rc && e->order_dirty) (void)files_write_order(e);
+        if (!rc) rc = files_sync(e, 1, c->progress, c->progress_ctx);
+        pthread_rwlock_unlock(&e->rw);
+        pthread_mutex_unlock(&e->sync_mu);
+        return rc;
+    }
+    rc = write_out(e);
     if (!rc && live_checksum_damage(e, &bad))
         rc = z_err(ZIPPY_ECORRUPT, "collection %s: the document at byte offset %llu of %s fails its checksum; a "
                    "reindex would hide the damage (repair or delete it first; verify lists every damaged line)",
@@ -2754,7 +2921,7 @@ int zippy_coll_stats(zippy_coll *c, zippy_stats *out) {
     st.log_bytes = log_end(e);
     st.index_bytes = e->base ? zi_file_size(e->base) : 0;
     st.indexed_bytes = e->base ? zi_covered(e->base) : 0;
-    st.layout = ZIPPY_LAYOUT_JSONL;
+    st.layout = e->layout;
     st.strict = e->strict;
     st.legacy = e->legacy;
     uint64_t pos = 0, end = log_end(e);
@@ -2778,6 +2945,11 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
     CHECK_HANDLE(c);
     zengine *e = c->e;
     zippy_verify_report r;
+    /* Files layout: docs/ must be current to be compared with the cache. */
+    if (e->layout == ZIPPY_LAYOUT_FILES && c->writable) {
+        int frc = ze_flush(e, 0);
+        if (frc) return frc;
+    }
     memset(&r, 0, sizeof r);
     r.first_bad_offset = UINT64_MAX;
     zj_doc *doc = zj_doc_new();
@@ -2876,10 +3048,741 @@ int zippy_coll_verify(zippy_coll *c, zippy_verify_report *out) {
             snprintf(first, sizeof first, "collection %s: index counts %llu documents, the log holds %llu live",
                      e->name, (unsigned long long)e->count, (unsigned long long)r.live);
     }
+    int frc = e->layout == ZIPPY_LAYOUT_FILES ? files_verify_docs(e, &r, first, sizeof first) : ZIPPY_OK;
     pthread_rwlock_unlock(&e->rw);
+    if (frc) {
+        zj_doc_free(doc);
+        return frc;
+    }
     zj_doc_free(doc);
     if (r.first_bad_offset == UINT64_MAX) r.first_bad_offset = 0;
     if (out) *out = r;
     if (r.bad_lines || r.index_errors) return z_err(ZIPPY_ECORRUPT, "%s", first);
     return ZIPPY_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files layout                                                         */
+/* ------------------------------------------------------------------ */
+/*
+ * docs/<file>.json is the truth (docs/FORMAT.md 2a). The JSONL engine above
+ * runs over a derived cache, meta/cache.jsonl + meta/cache.idx, so reads,
+ * scans, get_at, count and stats work exactly as for the JSONL layout.
+ * meta/files.state records which version (fingerprint) of each docs file the
+ * cache holds, as of a cache size and inode (a commit):
+ *  - open/refresh: list docs/; with a matching commit only files whose
+ *    fingerprint changed are read (and deleted files dropped), else the
+ *    cache is rebuilt from docs/ (order: meta/order.ids, else the original
+ *    ZDS's meta/doc_index.jsonl, then the other files by name). A read-only
+ *    handle applies all this in memory (append_line keeps lines buffered).
+ *  - writes go to the cache at once and to docs/ at flush: for each pending
+ *    id its latest version from the cache goes to docs/.<file>.tmp, fsync,
+ *    rename (or unlink for a delete), then docs/ is fsynced once, the cache
+ *    written and fdatasynced, and a commit appended to files.state.
+ *  - a crash leaves each file old or new (never torn); a cache that matches
+ *    no commit is rebuilt, temp files are removed by the next writer.
+ */
+
+int ze_coll_layout(const zippy_coll *c) { return c && c->e ? c->e->layout : ZIPPY_LAYOUT_JSONL; }
+
+#define FILES_READ_MAX ((size_t)ZIPPY_DOC_MAX * 4) /* pretty text may exceed the compact limit */
+#define META_TEXT_MAX ((size_t)1 << 34)
+#define FILES_GITIGNORE "cache.jsonl\ncache.idx\nfiles.state\nlock\n*.tmp\n*.compact\n"
+
+static int files_sync_mode(const zengine *e) { return e->sync_mode != ZIPPY_SYNC_NONE; }
+
+/* Reads docs/<name> and makes its cache line ({"_id":"<id>",...}\n) in
+ * line. With hashed the file's "_id" gives the id (into id, *idlen), else
+ * id is given. A bad file is ZIPPY_ECORRUPT naming it (never skipped). */
+static int files_read_doc(zengine *e, const char *name, int hashed, char id[ZIPPY_ID_MAX + 1], size_t *idlen,
+                          zippy_buf *line, zj_doc *doc) {
+    char *path = path_join(e->docs_dir, name), *txt = NULL;
+    size_t n = 0;
+    int rc = ZIPPY_OK, r;
+    if (!path) return z_err_nomem();
+    r = zos_read_file(path, &txt, &n, FILES_READ_MAX);
+    if (r == -EFBIG) {
+        rc = z_err(ZIPPY_ETOOBIG, "collection %s: %s is over %zu bytes", e->name, path, FILES_READ_MAX);
+        goto cleanup;
+    }
+    if (r) {
+        rc = z_err_os(r, "collection %s: cannot read %s", e->name, path);
+        goto cleanup;
+    }
+    if (hashed) {
+        zj_val *v;
+        zj_error je;
+        zj_doc_reset(doc);
+        rc = zj_parse(doc, txt, n, &v, &je);
+        if (rc == ZIPPY_ENOMEM) { rc = z_err_nomem(); goto cleanup; }
+        if (rc) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s: malformed JSON at byte %zu (line %u, column %u): %s",
+                       e->name, path, je.offset, je.line, je.col, je.msg);
+            goto cleanup;
+        }
+        const zj_val *idv = v->type == ZJ_OBJECT ? zj_get(v, "_id", 3) : NULL;
+        char canon[ZF_NAME_MAX + 1];
+        int h2 = 0;
+        if (!idv || idv->type != ZJ_STRING || idv->len == 0 || idv->len > ZIPPY_ID_MAX ||
+            zippy_id_valid(idv->u.str, idv->len) != ZIPPY_OK ||
+            (zf_name_of(idv->u.str, idv->len, canon, &h2), !h2 || strcmp(canon, name))) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s: a file with a hashed name must hold, as \"_id\", the id "
+                       "that gives that name", e->name, path);
+            goto cleanup;
+        }
+        memcpy(id, idv->u.str, idv->len);
+        id[idv->len] = 0;
+        *idlen = idv->len;
+    }
+    rc = make_line_ex(e, id, *idlen, txt, n, line, 1);
+    if (rc == ZIPPY_EINVAL || rc == ZIPPY_ETOOBIG) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", zippy_errmsg());
+        rc = z_err(rc == ZIPPY_EINVAL ? ZIPPY_ECORRUPT : rc, "collection %s: %s: %s", e->name, path, msg);
+    }
+cleanup:
+    z_free(txt);
+    z_free(path);
+    return rc;
+}
+
+/* A refused cache write of a docs file names the file too. */
+static int files_put_err(zengine *e, int rc, const char *id, size_t idlen) {
+    char name[ZF_NAME_MAX + 1], msg[1024];
+    int hashed;
+    zf_name_of(id, idlen, name, &hashed);
+    snprintf(msg, sizeof msg, "%s", zippy_errmsg());
+    return z_err(rc, "%s (file %s/%s)", msg, e->docs_dir, name);
+}
+
+/* Puts a docs file's line into the cache unless the cache already holds an
+ * equal document (re-read racy files change nothing). */
+static int files_take(zengine *e, const char *id, size_t idlen, const zippy_buf *line, int *changed) {
+    loc l;
+    int rc = lookup(e, zi_hash(id, idlen), id, idlen, 0, &l);
+    if (rc < 0) return rc;
+    if (rc == 1) {
+        const char *cur = log_at(e, l.off, l.len);
+        int same = cur ? zf_same_json(cur, l.len, line->ptr, line->len - 1) : 0;
+        if (same < 0) return same;
+        if (same) return ZIPPY_OK;
+    }
+    if ((rc = cache_put_locked(e, id, idlen, line->ptr, line->len, 0))) return files_put_err(e, rc, id, idlen);
+    *changed = 1;
+    return ZIPPY_OK;
+}
+
+static int files_delete_cached(zengine *e, const char *id, size_t idlen, int *changed) {
+    loc l;
+    int rc = lookup(e, zi_hash(id, idlen), id, idlen, 0, &l);
+    if (rc <= 0) return rc;
+    char line[ZIPPY_ID_MAX + 64];
+    int n = snprintf(line, sizeof line, "{\"_id\":\"%.*s\"%s\n", (int)idlen, id, TOMB_SUFFIX);
+    if ((rc = cache_put_locked(e, id, idlen, line, (size_t)n, 1))) return rc;
+    *changed = 1;
+    return ZIPPY_OK;
+}
+
+/* Empties the cache for a rebuild. A writer first removes files.state (so
+ * that no commit can match the new cache), then cache.idx and cache.jsonl;
+ * a reader drops its mapping and works in memory. */
+static int files_reset_cache(zengine *e) {
+    int r;
+    zi_close(e->base);
+    e->base = NULL;
+    ov_clear(&e->ov);
+    e->count = 0;
+    e->wlen = 0;
+    e->generation++;
+    sup_clear(e);
+    zf_map_clear(&e->fstate);
+    e->state_ok = 0;
+    e->order_dirty = 1;
+    if (e->map) zos_munmap(e->map, e->map_cap);
+    e->map = NULL;
+    e->map_cap = 0;
+    if (e->data_fd >= 0) zos_close(e->data_fd);
+    e->data_fd = -1;
+    e->data_size = e->synced = 0;
+    if (!e->writable) return ZIPPY_OK;
+    if (e->state_fd >= 0) zos_close(e->state_fd);
+    e->state_fd = -1;
+    if (((r = zos_unlink(e->state_path)) && r != -ENOENT) || ((r = zos_unlink(e->index_path)) && r != -ENOENT) ||
+        (r = zos_fsync_dir(e->meta_dir)) || ((r = zos_unlink(e->data_path)) && r != -ENOENT)) {
+        e->broken = 1;
+        return z_err_os(r, "collection %s: cannot reset the cache in %s", e->name, e->meta_dir);
+    }
+    r = zos_open(e->data_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (r < 0) {
+        e->broken = 1;
+        return z_err_os(r, "collection %s: cannot create %s", e->name, e->data_path);
+    }
+    e->data_fd = r;
+    e->sync_failed = 0;
+    e->index_gone = 0;
+    (void)zos_fstat_id(e->data_fd, NULL, &e->data_ino);
+    return ZIPPY_OK;
+}
+
+/* Writes meta/order.ids: the live ids in scan order, one per line. */
+static int files_write_order(zengine *e) {
+    live_ent *v = NULL;
+    size_t n = 0;
+    zippy_buf b = ZIPPY_BUF_INIT;
+    int rc = build_live(e, &v, &n), r;
+    if (rc) return z_err(rc == ZIPPY_ENOMEM ? rc : ZIPPY_ECORRUPT, "collection %s: cannot list its documents for "
+                         "%s (%s); run verify", e->name, e->order_path, zippy_strerror(rc));
+    if ((rc = zb_reserve(&b, 1))) goto cleanup;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const char *p = log_at(e, v[i].off, v[i].len), *id;
+        size_t idlen, rest;
+        if (!p || !zj_line_id(p, v[i].len, &id, &idlen, &rest)) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: invalid cache line at byte offset %llu of %s", e->name,
+                       (unsigned long long)v[i].off, e->data_path);
+            break;
+        }
+        if (!(rc = zb_append(&b, id, idlen))) rc = zb_putc(&b, '\n');
+    }
+    if (rc) goto cleanup;
+    if ((r = zos_replace_file(e->order_path, b.ptr, b.len))) {
+        rc = z_err_os(r, "collection %s: cannot write %s", e->name, e->order_path);
+        goto cleanup;
+    }
+    e->order_hash = zf_order_hash(b.ptr, b.len);
+    e->order_dirty = 0;
+cleanup:
+    zippy_buf_free(&b);
+    z_free(v);
+    return rc;
+}
+
+/* Replaces meta/files.state with the whole map and one commit for the
+ * cache as it is (written out and synced by the caller). */
+static int files_state_rewrite(zengine *e) {
+    zippy_buf b = ZIPPY_BUF_INIT;
+    int64_t now = zos_now_ns();
+    int rc = zb_append(&b, ZF_STATE_MAGIC, sizeof ZF_STATE_MAGIC - 1), r;
+    for (size_t i = 0; i < e->fstate.n && !rc; i++) {
+        zf_ent *x = &e->fstate.v[i];
+        if (x->dead) continue;
+        rc = zf_state_entry(&b, x);
+        x->racy = x->fp.mtime_ns >= now - ZF_RACY_NS;
+    }
+    if (!rc) rc = zf_state_commit(&b, e->data_size, e->data_ino, e->order_hash, now);
+    if (rc) goto cleanup;
+    if (e->state_fd >= 0) zos_close(e->state_fd);
+    e->state_fd = -1;
+    if ((r = zos_replace_file(e->state_path, b.ptr, b.len))) {
+        rc = z_err_os(r, "collection %s: cannot write %s", e->name, e->state_path);
+        goto cleanup;
+    }
+    r = zos_open(e->state_path, O_RDWR, 0);
+    if (r >= 0) {
+        e->state_fd = r;
+        e->state_size = b.len;
+        e->state_lines = e->fstate.live;
+        e->state_tail_dirty = 0;
+    }
+cleanup:
+    zippy_buf_free(&b);
+    return rc;
+}
+
+/* Appends entry lines (in b) and a commit for the cache as it is. */
+static int files_state_append(zengine *e, zippy_buf *b) {
+    int rc, r;
+    if (e->state_fd < 0) return files_state_rewrite(e);
+    if ((rc = zf_state_commit(b, e->data_size, e->data_ino, e->order_hash, zos_now_ns()))) return rc;
+    if (e->state_tail_dirty && (r = zos_ftruncate(e->state_fd, e->state_size)))
+        return z_err_os(r, "collection %s: cannot truncate %s", e->name, e->state_path);
+    e->state_tail_dirty = 0;
+    if ((r = zos_pwrite_all(e->state_fd, b->ptr, b->len, e->state_size)) ||
+        (files_sync_mode(e) && (r = zos_fdatasync(e->state_fd)))) {
+        e->state_tail_dirty = 1;
+        return z_err_os(r, "collection %s: cannot append to %s", e->name, e->state_path);
+    }
+    e->state_size += b->len;
+    return ZIPPY_OK;
+}
+
+/* Writes the cache's latest version of id to docs/ (or removes its file). */
+static int files_write_doc(zengine *e, const char *id, size_t idlen, zippy_buf *txt, zj_doc *doc) {
+    char name[ZF_NAME_MAX + 1], tname[ZF_NAME_MAX + 8];
+    int hashed, rc, r, fd = -1;
+    loc l;
+    zf_name_of(id, idlen, name, &hashed);
+    snprintf(tname, sizeof tname, ".%s.tmp", name);
+    char *path = path_join(e->docs_dir, name), *tmp = path_join(e->docs_dir, tname);
+    if (!path || !tmp) { rc = z_err_nomem(); goto cleanup; }
+    rc = lookup(e, zi_hash(id, idlen), id, idlen, 0, &l);
+    if (rc < 0) goto cleanup;
+    if (rc == 0) {
+        r = zos_unlink(path);
+        rc = r && r != -ENOENT ? z_err_os(r, "collection %s: cannot remove %s", e->name, path) : ZIPPY_OK;
+        goto cleanup;
+    }
+    const char *line = log_at(e, l.off, l.len);
+    if (!line) {
+        rc = z_err(ZIPPY_ECORRUPT, "collection %s: document \"%.*s\" points past the end of %s", e->name, (int)idlen,
+                   id, e->data_path);
+        goto cleanup;
+    }
+    if ((rc = zf_doc_text(line, l.len, hashed, doc, txt))) goto cleanup;
+    fd = zos_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) { rc = z_err_os(fd, "collection %s: cannot create %s", e->name, tmp); goto cleanup; }
+    if ((r = zos_write_all(fd, txt->ptr, txt->len)) || (files_sync_mode(e) && (r = zos_fsync(fd)))) {
+        rc = z_err_os(r, "collection %s: cannot write %s", e->name, tmp);
+        goto cleanup;
+    }
+    zos_close(fd);
+    fd = -1;
+    if ((r = zos_rename(tmp, path))) {
+        rc = z_err_os(r, "collection %s: cannot rename %s to %s", e->name, tmp, path);
+        goto cleanup;
+    }
+    rc = ZIPPY_OK;
+cleanup:
+    if (fd >= 0) zos_close(fd);
+    if (rc && tmp) (void)zos_unlink(tmp);
+    z_free(path);
+    z_free(tmp);
+    return rc;
+}
+
+/* Makes the cache durable and files.state (and order.ids, when the order
+ * changed) describe it. Writer only. */
+static int files_commit(zengine *e, int force_checkpoint) {
+    int rc;
+    if ((rc = write_out(e))) return rc;
+    if (files_sync_mode(e) && e->synced < e->data_size && (rc = log_sync(e, e->data_fd, e->data_size))) return rc;
+    if ((force_checkpoint ? index_stale(e) : want_checkpoint(e)) && (rc = checkpoint(e))) return rc;
+    if ((e->order_dirty || !e->order_hash) && (rc = files_write_order(e))) return rc;
+    return files_state_rewrite(e);
+}
+
+/* The flush of the files layout (caller holds sync_mu and rw). */
+static int files_flush_locked(zengine *e, int force) {
+    int rc = ZIPPY_OK, r;
+    zippy_buf txt = ZIPPY_BUF_INIT, st = ZIPPY_BUF_INIT;
+    zj_doc *doc = NULL;
+    char *path = NULL;
+    if (!e->writable) return ZIPPY_OK;
+    uint64_t before = e->data_size;
+    if (e->pend.live) {
+        if (!(doc = zj_doc_new())) return z_err_nomem();
+        for (size_t i = 0; i < e->pend.n; i++) {
+            const zf_ent *x = &e->pend.v[i];
+            if (!x->dead && (rc = files_write_doc(e, x->id, x->idlen, &txt, doc))) goto cleanup;
+        }
+        if (files_sync_mode(e) && (r = zos_fsync_dir(e->docs_dir))) {
+            rc = z_err_os(r, "collection %s: cannot sync %s", e->name, e->docs_dir);
+            goto cleanup;
+        }
+    }
+    if ((rc = write_out(e))) goto cleanup;
+    if (files_sync_mode(e) && e->synced < e->data_size && (rc = log_sync(e, e->data_fd, e->data_size)))
+        goto cleanup;
+    if (e->pend.live || e->data_size != before) {
+        int64_t now = zos_now_ns();
+        for (size_t i = 0; i < e->pend.n; i++) {
+            const zf_ent *x = &e->pend.v[i];
+            char name[ZF_NAME_MAX + 1];
+            int hashed;
+            zos_finfo fi;
+            if (x->dead) continue;
+            zf_name_of(x->id, x->idlen, name, &hashed);
+            z_free(path);
+            if (!(path = path_join(e->docs_dir, name))) { rc = z_err_nomem(); goto cleanup; }
+            if ((r = zos_lstat_info(path, &fi))) {
+                rc = z_err_os(r, "collection %s: cannot stat %s", e->name, path);
+                goto cleanup;
+            }
+            if (fi.kind == 1) {
+                zf_ent *s;
+                if ((rc = zf_map_put(&e->fstate, x->id, x->idlen, &s))) goto cleanup;
+                s->fp = (zf_fp){fi.size, fi.ino, fi.mtime_ns, fi.ctime_ns};
+                s->racy = fi.mtime_ns >= now - ZF_RACY_NS;
+                rc = zf_state_entry(&st, s);
+            } else {
+                zf_map_del(&e->fstate, zf_map_find(&e->fstate, x->id, x->idlen));
+                rc = zf_state_removed(&st, x->id, x->idlen);
+            }
+            if (rc) goto cleanup;
+            e->state_lines++;
+        }
+        if ((rc = files_state_append(e, &st))) goto cleanup;
+        zf_map_clear(&e->pend);
+    }
+    if (force) {
+        if (index_stale(e) && (rc = checkpoint(e))) goto cleanup;
+        if (e->order_dirty || !e->order_hash) {
+            if ((rc = files_write_order(e))) goto cleanup;
+            zb_clear(&st);
+            /* A long journal is rewritten; else one commit names the new
+             * order.ids. */
+            rc = e->state_lines > 2 * e->fstate.live + 1024 ? files_state_rewrite(e) : files_state_append(e, &st);
+        } else if (e->state_fd < 0 || e->state_lines > 2 * e->fstate.live + 1024) {
+            rc = files_state_rewrite(e);
+        }
+    } else if (want_checkpoint(e)) {
+        rc = checkpoint(e);
+    }
+cleanup:
+    z_free(path);
+    zippy_buf_free(&txt);
+    zippy_buf_free(&st);
+    zj_doc_free(doc);
+    return rc;
+}
+
+/* Adds docs file names[x->aux - 1] to the (fresh) cache and its fingerprint
+ * to fstate. */
+static int files_add(zengine *e, const zf_ent *x, char **names, zippy_buf *line, zj_doc *doc, int64_t now) {
+    const char *name = names[x->aux - 1];
+    char id[ZIPPY_ID_MAX + 1];
+    size_t idlen = x->idlen;
+    zf_ent *s;
+    memcpy(id, x->id, idlen + 1);
+    int rc = files_read_doc(e, name, strchr(name, '~') != NULL, id, &idlen, line, doc);
+    if (rc == ZIPPY_ENOTFOUND) return ZIPPY_OK; /* removed since the listing: gone */
+    if (rc) return rc;
+    if ((rc = cache_put_locked(e, id, idlen, line->ptr, line->len, 0))) return files_put_err(e, rc, id, idlen);
+    if ((rc = zf_map_put(&e->fstate, id, idlen, &s))) return rc;
+    s->fp = x->fp;
+    s->racy = x->fp.mtime_ns >= now - ZF_RACY_NS;
+    return ZIPPY_OK;
+}
+
+/* Brings the cache in line with docs/ (incrementally, or rebuilt). Caller
+ * holds rw exclusively (or is loading). A writer then commits. */
+static int files_sync(zengine *e, int rebuild, zippy_progress_fn prog, void *pctx) {
+    char **names = NULL, *otxt = NULL, *dtxt = NULL, *path = NULL;
+    size_t nn = 0, olen = 0, dlen = 0;
+    zf_map seen = {0};
+    zj_doc *doc = zj_doc_new();
+    zippy_buf line = ZIPPY_BUF_INIT;
+    uint8_t *added = NULL;
+    int rc = ZIPPY_OK, r, changed = 0, state_changed = 0;
+    int64_t now = zos_now_ns();
+    (void)prog;
+    (void)pctx;
+    if (!doc) return z_err_nomem();
+    r = zos_list_dir(e->docs_dir, &names, &nn);
+    if (r == -ENOENT) {
+        names = NULL;
+        nn = 0;
+        if (e->writable && (((r = zos_mkdir(e->docs_dir, 0755)) && r != -EEXIST) || (r = zos_fsync_dir(e->dir)))) {
+            rc = z_err_os(r, "collection %s: cannot create %s", e->name, e->docs_dir);
+            goto cleanup;
+        }
+    } else if (r) {
+        rc = z_err_os(r, "collection %s: cannot list %s", e->name, e->docs_dir);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nn; i++) {
+        char id[ZIPPY_ID_MAX + 1];
+        size_t idlen = 0;
+        zos_finfo fi;
+        int k = zf_name_parse(names[i], id, &idlen);
+        if (k == ZF_NAME_HIDDEN) continue;
+        z_free(path);
+        if (!(path = path_join(e->docs_dir, names[i]))) { rc = z_err_nomem(); goto cleanup; }
+        if (k == ZF_NAME_TEMP) {
+            if (e->writable) (void)zos_unlink(path); /* an interrupted write of ours */
+            continue;
+        }
+        if (k == ZF_NAME_BAD) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s: not a valid document id (rename it)", e->name, path);
+            goto cleanup;
+        }
+        if ((r = zos_lstat_info(path, &fi))) {
+            rc = z_err_os(r, "collection %s: cannot stat %s", e->name, path);
+            goto cleanup;
+        }
+        if (fi.kind == 0) continue; /* removed meanwhile */
+        if (fi.kind != 1) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s: not a regular file", e->name, path);
+            goto cleanup;
+        }
+        if (k == ZF_NAME_HASHED && (rc = files_read_doc(e, names[i], 1, id, &idlen, &line, doc))) {
+            if (rc != ZIPPY_ENOTFOUND) goto cleanup;
+            rc = ZIPPY_OK; /* removed since the listing */
+            continue;
+        }
+        zf_ent *x;
+        if ((rc = zf_map_put(&seen, id, idlen, &x))) goto cleanup;
+        if (x->aux) {
+            rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s and %s both hold document \"%s\"", e->name,
+                       names[x->aux - 1], names[i], id);
+            goto cleanup;
+        }
+        x->aux = (uint32_t)(i + 1);
+        x->fp = (zf_fp){fi.size, fi.ino, fi.mtime_ns, fi.ctime_ns};
+    }
+    r = zos_read_file(e->order_path, &otxt, &olen, META_TEXT_MAX);
+    if (r && r != -ENOENT) {
+        rc = z_err_os(r, "collection %s: cannot read %s", e->name, e->order_path);
+        goto cleanup;
+    }
+    uint64_t ohash = zf_order_hash(otxt, olen);
+    if (!e->state_ok || ohash != e->order_hash) rebuild = 1;
+    if (rebuild) {
+        if ((rc = files_reset_cache(e))) goto cleanup;
+        if (!(added = z_calloc(seen.n + 1, 1))) { rc = z_err_nomem(); goto cleanup; }
+        e->rebuilding = 1;
+        /* The order: meta/order.ids, else the original ZDS's
+         * meta/doc_index.jsonl ("_id" or "id" per line); stale or unknown
+         * entries are skipped; then the other files by name. */
+        const char *src = otxt;
+        size_t slen = olen;
+        int from_index = 0;
+        zj_doc *ldoc = NULL;
+        if (!otxt && zos_read_file(e->docindex_path, &dtxt, &dlen, META_TEXT_MAX) == 0) {
+            src = dtxt;
+            slen = dlen;
+            from_index = 1;
+            if (!(ldoc = zj_doc_new())) { rc = z_err_nomem(); goto rebuild_done; }
+        }
+        for (size_t p = 0; src && p < slen && !rc;) {
+            const char *lp = src + p, *nl = memchr(lp, '\n', slen - p);
+            size_t ll = nl ? (size_t)(nl - lp) : slen - p;
+            p += ll + 1;
+            const char *cand = lp;
+            size_t clen = ll;
+            if (from_index) {
+                zj_val *v;
+                const zj_val *iv;
+                zj_doc_reset(ldoc);
+                if (zj_parse(ldoc, lp, ll, &v, NULL) || v->type != ZJ_OBJECT) continue;
+                if (!((iv = zj_get(v, "_id", 3)) && iv->type == ZJ_STRING) &&
+                    !((iv = zj_get(v, "id", 2)) && iv->type == ZJ_STRING))
+                    continue;
+                cand = iv->u.str;
+                clen = iv->len;
+            } else if (clen && cand[clen - 1] == '\r') {
+                clen--;
+            }
+            zf_ent *x = clen ? zf_map_find(&seen, cand, clen) : NULL;
+            if (!x || added[x - seen.v]) continue;
+            added[x - seen.v] = 1;
+            rc = files_add(e, x, names, &line, doc, now);
+        }
+        for (size_t i = 0; i < seen.n && !rc; i++)
+            if (!added[i]) rc = files_add(e, &seen.v[i], names, &line, doc, now);
+    rebuild_done:
+        zj_doc_free(ldoc);
+        e->rebuilding = 0;
+        if (rc) goto cleanup;
+        changed = 1;
+        if (!e->writable) e->order_hash = ohash; /* the next refresh need not rebuild */
+    } else {
+        /* Files gone: their documents go. */
+        for (size_t i = 0; i < e->fstate.n; i++) {
+            zf_ent *s = &e->fstate.v[i];
+            if (s->dead || zf_map_find(&seen, s->id, s->idlen)) continue;
+            if ((rc = files_delete_cached(e, s->id, s->idlen, &changed))) goto cleanup;
+            zf_map_del(&e->fstate, s);
+            state_changed = 1;
+        }
+        /* New, changed or racy files, in name order. */
+        for (size_t i = 0; i < seen.n; i++) {
+            const zf_ent *x = &seen.v[i];
+            zf_ent *s = zf_map_find(&e->fstate, x->id, x->idlen);
+            if (s && !s->dead && !s->racy && !memcmp(&s->fp, &x->fp, sizeof x->fp)) continue;
+            const char *name = names[x->aux - 1];
+            char id[ZIPPY_ID_MAX + 1];
+            size_t idlen = x->idlen;
+            memcpy(id, x->id, idlen + 1);
+            rc = files_read_doc(e, name, strchr(name, '~') != NULL, id, &idlen, &line, doc);
+            if (rc == ZIPPY_ENOTFOUND) {
+                /* removed since the listing: as if it had not been listed */
+                if ((rc = files_delete_cached(e, id, idlen, &changed))) goto cleanup;
+                if (s) zf_map_del(&e->fstate, s);
+                state_changed = 1;
+                continue;
+            }
+            if (rc || (rc = files_take(e, id, idlen, &line, &changed)) || (rc = zf_map_put(&e->fstate, id, idlen, &s)))
+                goto cleanup;
+            s->fp = x->fp;
+            s->racy = x->fp.mtime_ns >= now - ZF_RACY_NS;
+            state_changed = 1;
+        }
+    }
+    e->state_ok = 1;
+    if (e->writable && (changed || state_changed || e->state_fd < 0)) {
+        rc = files_commit(e, rebuild);
+        /* A damaged cache (a line that lost its id) is rebuilt. */
+        if (rc == ZIPPY_ECORRUPT && !rebuild) rc = files_sync(e, 1, prog, pctx);
+    }
+cleanup:
+    e->rebuilding = 0;
+    z_free(path);
+    z_free(added);
+    z_free(otxt);
+    z_free(dtxt);
+    zippy_strv_free(names);
+    zf_map_clear(&seen);
+    zippy_buf_free(&line);
+    zj_doc_free(doc);
+    return rc;
+}
+
+/* Opens a files-layout collection: the cache (or, read-only without one,
+ * an empty in-memory cache), files.state, then a sync with docs/. */
+static int files_load(zengine *e, int writable, zippy_progress_fn prog, void *pctx) {
+    int rc = ZIPPY_OK, r, ours = 0;
+    char *st = NULL;
+    size_t sl = 0;
+    e->data_fd = e->state_fd = -1;
+    e->load_note[0] = 0;
+    if (writable && (rc = take_writer_lock(e))) return rc;
+    e->writable = writable;
+    /* Problems of these are the collection's, not the cache's. */
+    if ((rc = manifest_read(e, &ours)) || (rc = schema_read(e))) goto fail;
+    if (writable || zos_stat(e->data_path, NULL, NULL) == 0) {
+        rc = writable ? engine_load(e, 1, prog, pctx) : engine_load_stable(e, 0, prog, pctx);
+        e->writable = writable;
+        if (rc == ZIPPY_ECORRUPT) {
+            /* The cache is derived: start it afresh (a reader, in memory). */
+            rc = ZIPPY_OK;
+            e->load_note[0] = 0;
+            if (writable) {
+                if (((r = zos_unlink(e->state_path)) && r != -ENOENT) ||
+                    ((r = zos_unlink(e->index_path)) && r != -ENOENT) ||
+                    ((r = zos_unlink(e->data_path)) && r != -ENOENT) || (r = zos_fsync_dir(e->meta_dir))) {
+                    rc = z_err_os(r, "collection %s: cannot remove its damaged cache", e->name);
+                    goto fail;
+                }
+                rc = engine_load(e, 1, prog, pctx);
+            } else if ((rc = manifest_read(e, &ours)) == ZIPPY_OK) {
+                rc = schema_read(e);
+            }
+        }
+        if (rc) goto fail;
+    }
+    if (e->data_fd >= 0) {
+        r = zos_read_file(e->state_path, &st, &sl, META_TEXT_MAX);
+        if (r == 0) {
+            size_t match_end = 0;
+            int k = zf_state_parse(st, sl, e->data_size, e->data_ino, &e->fstate, &e->order_hash, &match_end);
+            if (k < 0) { rc = k; goto fail; }
+            e->state_ok = k == 1;
+            if (writable && k == 1 && match_end == sl && (r = zos_open(e->state_path, O_RDWR, 0)) >= 0) {
+                e->state_fd = r;
+                e->state_size = sl;
+                e->state_lines = e->fstate.n;
+            }
+        }
+    }
+    if ((rc = files_sync(e, !e->state_ok, prog, pctx))) goto fail;
+    if (writable) {
+        /* A git repository of the store holds docs/, order.ids, manifest.json
+         * and schema.json: the rest of meta/ is derived or private. */
+        if (zos_stat(e->gitignore_path, NULL, NULL) == -ENOENT &&
+            (r = zos_replace_file(e->gitignore_path, FILES_GITIGNORE, sizeof FILES_GITIGNORE - 1))) {
+            rc = z_err_os(r, "collection %s: cannot write %s", e->name, e->gitignore_path);
+            goto fail;
+        }
+        if (e->manifest_layout != ZIPPY_LAYOUT_FILES &&
+            ((rc = manifest_write(e)) || (rc = ze_update_root_manifest(e->root_path, e->name, e->count, e->layout, 0))))
+            goto fail;
+    }
+    z_free(st);
+    return ZIPPY_OK;
+fail:
+    z_free(st);
+    {
+        int saved = rc;
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", zippy_errmsg());
+        engine_unload(e);
+        z_err(saved, "%s", msg);
+    }
+    return rc;
+}
+
+/* zippy_coll_refresh of the files layout (caller holds sync_mu and rw). A
+ * writer flushes, then syncs; a reader syncs in memory, or reloads once it
+ * holds much in memory. */
+static int files_refresh_locked(zengine *e) {
+    int rc;
+    if (e->writable) {
+        if ((rc = files_flush_locked(e, 0))) return rc;
+        return files_sync(e, 0, NULL, NULL);
+    }
+    if (e->wlen < (64u << 20)) return files_sync(e, 0, NULL, NULL);
+    engine_unload(e);
+    rc = files_load(e, 0, NULL, NULL);
+    e->generation++;
+    if (rc) e->broken = 1; /* empty now: never answer as if it were */
+    return rc;
+}
+
+/* verify's docs/ pass: every file a valid document equal to the cache's,
+ * every cached document a file. Caller holds rw (read). */
+static int files_verify_docs(zengine *e, zippy_verify_report *r, char *first, size_t cap) {
+    char **names = NULL, *path = NULL;
+    size_t nn = 0;
+    uint64_t matched = 0;
+    zj_doc *doc = zj_doc_new();
+    zippy_buf line = ZIPPY_BUF_INIT;
+    int rc = ZIPPY_OK, k;
+    if (!doc) return z_err_nomem();
+    k = zos_list_dir(e->docs_dir, &names, &nn);
+    if (k && k != -ENOENT) {
+        r->bad_lines++;
+        if (!first[0]) snprintf(first, cap, "collection %s: cannot list %s", e->name, e->docs_dir);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nn; i++) {
+        char id[ZIPPY_ID_MAX + 1];
+        size_t idlen = 0;
+        zos_finfo fi;
+        int kind = zf_name_parse(names[i], id, &idlen);
+        if (kind == ZF_NAME_HIDDEN || kind == ZF_NAME_TEMP) continue;
+        z_free(path);
+        if (!(path = path_join(e->docs_dir, names[i]))) { rc = z_err_nomem(); goto cleanup; }
+        const char *why = NULL;
+        char msg[1024];
+        loc l;
+        if (kind == ZF_NAME_BAD) why = "not a valid document id (rename it)";
+        else if (zos_lstat_info(path, &fi) || fi.kind != 1) why = "not a regular file";
+        else if ((k = files_read_doc(e, names[i], kind == ZF_NAME_HASHED, id, &idlen, &line, doc))) {
+            if (k == ZIPPY_ENOMEM) { rc = k; goto cleanup; }
+            snprintf(msg, sizeof msg, "%s", zippy_errmsg());
+            r->bad_lines++;
+            if (!first[0]) snprintf(first, cap, "%s", msg);
+            continue;
+        } else if ((k = lookup(e, zi_hash(id, idlen), id, idlen, 1, &l)) < 0) {
+            snprintf(msg, sizeof msg, "%s", zippy_errmsg());
+            r->bad_lines++;
+            if (!first[0]) snprintf(first, cap, "%s", msg);
+            continue;
+        } else if (k == 0) {
+            why = "not in the cache (refresh, or reindex)";
+        } else {
+            const char *cur = log_at(e, l.off, l.len);
+            int same = cur ? zf_same_json(cur, l.len, line.ptr, line.len - 1) : 0;
+            if (same < 0) { rc = same; goto cleanup; }
+            if (!same) why = "differs from the cache (refresh, or reindex)";
+            else matched++;
+        }
+        if (why) {
+            r->bad_lines++;
+            if (!first[0]) snprintf(first, cap, "collection %s: %s: %s", e->name, path, why);
+        }
+    }
+    if (matched != e->count) {
+        r->index_errors++;
+        if (!first[0])
+            snprintf(first, cap, "collection %s: the cache holds %llu documents, %s has %llu matching files "
+                     "(refresh, or reindex)", e->name, (unsigned long long)e->count, e->docs_dir,
+                     (unsigned long long)matched);
+    }
+cleanup:
+    z_free(path);
+    zippy_strv_free(names);
+    zippy_buf_free(&line);
+    zj_doc_free(doc);
+    return rc;
 }

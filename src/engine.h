@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "files.h"
 #include "index.h"
 #include "json.h"
 #include "zippy.h"
@@ -100,6 +101,22 @@ struct zengine {
     int order_ok;
     int dirty;             /* writes since the last checkpoint */
     char created[32];
+    int layout;            /* ZIPPY_LAYOUT_JSONL or ZIPPY_LAYOUT_FILES */
+    int manifest_layout;   /* layout our manifest records (0: none or foreign) */
+    /* Files layout (docs/FORMAT.md 2a): docs/ is the truth; data_path and
+     * index_path name the derived cache meta/cache.jsonl + meta/cache.idx,
+     * which serves every read as the JSONL layout's log and index do. */
+    char *docs_dir, *state_path, *order_path, *docindex_path, *gitignore_path;
+    zf_map fstate;         /* docs/ fingerprints as the cache holds them */
+    int state_ok;          /* fstate is valid for the cache */
+    zf_map pend;           /* ids written to the cache since the last flush */
+    int state_fd;          /* meta/files.state, appended at each flush (writer) */
+    uint64_t state_size;   /* its bytes through the last good commit */
+    uint64_t state_lines;  /* entry lines in it (rewritten when long) */
+    int state_tail_dirty;  /* a failed append may have left bytes past state_size */
+    uint64_t order_hash;   /* hash of meta/order.ids as last written or read */
+    int order_dirty;       /* the scan order changed since order.ids was written */
+    int rebuilding;        /* a writer's rebuild may write the cache out early */
 };
 
 int ze_acquire(zengine **out, const char *root_path, const char *name,
@@ -114,7 +131,11 @@ int ze_flush_root(const char *root_path);
 int ze_is_open(const char *root_path, const char *name);
 /* Count for zds.json updates. */
 int ze_update_root_manifest(const char *root_path, const char *name,
-                            uint64_t count, int remove);
+                            uint64_t count, int layout, int remove);
+/* Layout of an open handle's collection (ZIPPY_LAYOUT_JSONL or _FILES). */
+int ze_coll_layout(const zippy_coll *c);
+/* "jsonl" / "files" */
+const char *ze_layout_name(int layout);
 
 /* Valid collection name: 1-64 bytes of [A-Za-z0-9_.-], not starting '.'. */
 int ze_name_valid(const char *name);

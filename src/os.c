@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -173,6 +174,24 @@ int zos_stat_id(const char *path, uint64_t *size, uint64_t *ino) {
     if (size) *size = (uint64_t)st.st_size;
     if (ino) *ino = (uint64_t)st.st_ino;
     return 0;
+}
+
+int zos_lstat_info(const char *path, zos_finfo *out) {
+    struct stat st;
+    memset(out, 0, sizeof *out);
+    if (lstat(path, &st)) return errno == ENOENT ? 0 : -errno;
+    out->kind = S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 3;
+    out->size = (uint64_t)st.st_size;
+    out->ino = (uint64_t)st.st_ino;
+    out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    out->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+    return 0;
+}
+
+int64_t zos_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int zos_realpath(const char *path, char **out) {

@@ -55,6 +55,17 @@ int zos_lstat_kind(const char *path, int *kind); /* 0 none,1 file,2 dir,3 other 
 /* Size and inode (identity) of an open file or a path. */
 int zos_fstat_id(int fd, uint64_t *size, uint64_t *ino);
 int zos_stat_id(const char *path, uint64_t *size, uint64_t *ino);
+/* What identifies a version of a file (lstat, symlinks not followed):
+ * kind as zos_lstat_kind (0 when missing: returns 0), size, inode, mtime
+ * and ctime in nanoseconds. */
+typedef struct zos_finfo {
+    int kind;
+    uint64_t size, ino;
+    int64_t mtime_ns, ctime_ns;
+} zos_finfo;
+int zos_lstat_info(const char *path, zos_finfo *out);
+/* Wall-clock time in nanoseconds (the clock file times come from). */
+int64_t zos_now_ns(void);
 /* Canonical absolute path, in memory from z_malloc (caller frees). */
 int zos_realpath(const char *path, char **out);
 int zos_rename(const char *from, const char *to);

@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "convert.h"
 #include "engine.h"
 #include "json.h"
 #include "os.h"
@@ -68,7 +69,8 @@ static int is_key(const zj_val *k, const char *name) {
 
 /* Appends the "collections" object: the old entries with coll set to
  * count (or removed, or added). */
-static int write_colls(zippy_buf *b, const zj_val *colls, const char *coll, uint64_t count, int remove) {
+static int write_colls(zippy_buf *b, const zj_val *colls, const char *coll, uint64_t count, int layout,
+                       int remove) {
     int rc = zb_putc(b, '{'), first = 1, done = 0;
     if (colls && colls->type == ZJ_OBJECT) {
         for (uint32_t i = 0; !rc && i < colls->len; i++) {
@@ -79,7 +81,8 @@ static int write_colls(zippy_buf *b, const zj_val *colls, const char *coll, uint
             first = 0;
             rc = rc ? rc : zj_write_string(b, k->u.str, k->len);
             if (match) {
-                rc = rc ? rc : zb_printf(b, ": {\"count\": %llu, \"layout\": \"jsonl\"}", (unsigned long long)count);
+                rc = rc ? rc : zb_printf(b, ": {\"count\": %llu, \"layout\": \"%s\"}", (unsigned long long)count,
+                                         ze_layout_name(layout));
                 done = 1;
             } else {
                 rc = rc ? rc : zb_append(b, ": ", 2);
@@ -91,7 +94,8 @@ static int write_colls(zippy_buf *b, const zj_val *colls, const char *coll, uint
         rc = zb_append(b, first ? "\n    " : ",\n    ", first ? 5 : 6);
         first = 0;
         rc = rc ? rc : zj_write_string(b, coll, strlen(coll));
-        rc = rc ? rc : zb_printf(b, ": {\"count\": %llu, \"layout\": \"jsonl\"}", (unsigned long long)count);
+        rc = rc ? rc : zb_printf(b, ": {\"count\": %llu, \"layout\": \"%s\"}", (unsigned long long)count,
+                                 ze_layout_name(layout));
     }
     return rc ? rc : zb_append(b, first ? "}" : "\n  }", first ? 1 : 4);
 }
@@ -101,7 +105,7 @@ static int write_colls(zippy_buf *b, const zj_val *colls, const char *coll, uint
  * in its place. A zds.json of a newer format version is not rewritten.
  * Caller holds the root lock. */
 static int write_root_json(const char *root, const char *set_name, const char *set_desc, const char *coll,
-                           uint64_t count, int remove) {
+                           uint64_t count, int layout, int remove) {
     char *path = join2(root, "zds.json"), *txt = NULL;
     zj_doc *d = zj_doc_new();
     zippy_buf b = ZIPPY_BUF_INIT;
@@ -148,7 +152,7 @@ static int write_root_json(const char *root, const char *set_name, const char *s
             rc = zb_printf(&b, "\"%s\"", now);
         } else if (is_key(k, "collections") && !seen_colls) {
             seen_colls = 1;
-            rc = write_colls(&b, val, coll, count, remove);
+            rc = write_colls(&b, val, coll, count, layout, remove);
         } else {
             if (is_key(k, "created")) seen_created = 1;
             rc = zj_write(&b, val, 0);
@@ -172,7 +176,7 @@ static int write_root_json(const char *root, const char *set_name, const char *s
     if (!seen_colls) {
         SEP();
         rc = rc ? rc : zb_append(&b, "\"collections\": ", 15);
-        rc = rc ? rc : write_colls(&b, NULL, coll, count, remove);
+        rc = rc ? rc : write_colls(&b, NULL, coll, count, layout, remove);
     }
 #undef SEP
     rc = rc ? rc : zb_append(&b, "\n}\n", 3);
@@ -187,7 +191,7 @@ cleanup:
     return rc;
 }
 
-int ze_update_root_manifest(const char *root, const char *name, uint64_t count, int remove) {
+int ze_update_root_manifest(const char *root, const char *name, uint64_t count, int layout, int remove) {
     int fd = root_lock(root);
     if (fd < 0) return fd;
     /* Under the lock nobody else is writing zds.json.tmp: a leftover one
@@ -195,7 +199,7 @@ int ze_update_root_manifest(const char *root, const char *name, uint64_t count, 
     char *tmp = join2(root, "zds.json.tmp");
     if (tmp) (void)zos_unlink(tmp);
     z_free(tmp);
-    int rc = write_root_json(root, NULL, NULL, name, count, remove);
+    int rc = write_root_json(root, NULL, NULL, name, count, layout, remove);
     zos_close(fd);
     return rc;
 }
@@ -240,7 +244,8 @@ int zippy_root_open(zippy_root **out, const char *path, const zippy_options *opt
         char *tmp = join2(path, "zds.json.tmp"); /* a crash's leftover */
         if (tmp) (void)zos_unlink(tmp);
         z_free(tmp);
-        rc = zos_stat(zj, NULL, NULL) == 0 ? ZIPPY_OK : write_root_json(path, NULL, NULL, NULL, 0, 0);
+        rc = zos_stat(zj, NULL, NULL) == 0 ? ZIPPY_OK : write_root_json(path, NULL, NULL, NULL, 0, ZIPPY_LAYOUT_JSONL, 0);
+        if (!rc) rc = zc_recover(path); /* layout conversions a crash interrupted */
         zos_close(fd);
         if (rc) goto cleanup;
     }
@@ -285,7 +290,7 @@ int zippy_root_set_info(zippy_root *root, const char *name, const char *descript
     if (root->opts.flags & ZIPPY_OPEN_READONLY) return z_err(ZIPPY_EREADONLY, "store %s was opened read-only", root->path);
     int fd = root_lock(root->path);
     if (fd < 0) return fd;
-    int rc = write_root_json(root->path, name, description, NULL, 0, 0);
+    int rc = write_root_json(root->path, name, description, NULL, 0, ZIPPY_LAYOUT_JSONL, 0);
     zos_close(fd);
     return rc;
 }
@@ -368,13 +373,17 @@ int zippy_root_info_json(zippy_root *root, zippy_buf *out) {
     for (size_t i = 0; !rc && i < n; i++) {
         zippy_coll *c = NULL;
         uint64_t cnt = 0;
-        int orc = zippy_coll_open(&c, root, names[i], &o);
-        if (orc == ZIPPY_OK) zippy_count(c, &cnt);
+        int orc = zippy_coll_open(&c, root, names[i], &o), layout = ZIPPY_LAYOUT_JSONL;
+        if (orc == ZIPPY_OK) {
+            zippy_count(c, &cnt);
+            layout = ze_coll_layout(c);
+        }
         zippy_coll_close(c);
         rc = zb_append(&b, i ? ",\n    " : "\n    ", i ? 6 : 5);
         rc = rc ? rc : zj_write_string(&b, names[i], strlen(names[i]));
         if (orc == ZIPPY_OK)
-            rc = rc ? rc : zb_printf(&b, ": {\"count\": %llu, \"layout\": \"jsonl\"}", (unsigned long long)cnt);
+            rc = rc ? rc : zb_printf(&b, ": {\"count\": %llu, \"layout\": \"%s\"}", (unsigned long long)cnt,
+                                     ze_layout_name(layout));
         else
             rc = rc ? rc : zb_printf(&b, ": {\"error\": \"%s\"}", zippy_strerror(orc));
     }
@@ -416,7 +425,7 @@ int zippy_root_drop(zippy_root *root, const char *name) {
     if (!r) r = zos_fsync_dir(cd);
     if (r) { rc = z_err_os(r, "store %s: cannot remove collection %s", root->path, name); goto cleanup; }
     (void)zos_rm_rf(tmp);
-    rc = ze_update_root_manifest(root->path, name, 0, 1);
+    rc = ze_update_root_manifest(root->path, name, 0, ZIPPY_LAYOUT_JSONL, 1);
 cleanup:
     z_free(tmp);
     z_free(p);

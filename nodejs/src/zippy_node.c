@@ -1328,17 +1328,20 @@ static napi_value f_root_has(napi_env env, napi_callback_info info)
     return js_bool(env, rc);
 }
 
-/* collOpen(rootHandle | null, path, name, readonly, strict) -> handle.
- * With no root handle the store opens (and owns) its own root. */
+/* collOpen(rootHandle | null, path, name, readonly, strict, files) -> handle.
+ * With no root handle the store opens (and owns) its own root. files: a new
+ * collection uses the file-per-document layout (an existing one keeps its
+ * own). */
 static napi_value f_coll_open(napi_env env, napi_callback_info info)
 {
-    ARGS(5);
+    ARGS(6);
     char name[80];
     if (get_str(env, argv[2], name, sizeof name, "collection name") < 0) return NULL;
-    int ro = get_flag(env, argv[3]), strict = get_flag(env, argv[4]);
+    int ro = get_flag(env, argv[3]), strict = get_flag(env, argv[4]), files = get_flag(env, argv[5]);
     zippy_options o = ZIPPY_OPTIONS_INIT;
     o.flags = ro ? ZIPPY_OPEN_READONLY : ZIPPY_OPEN_CREATE;
     o.strict = strict;
+    o.layout = files ? ZIPPY_LAYOUT_FILES : ZIPPY_LAYOUT_DEFAULT;
     zippy_root *root = NULL, *own = NULL;
     int rc;
     if (is_nullish(env, argv[0])) {

@@ -1313,9 +1313,9 @@ static int coll_check_write(CollObject *c) {
 }
 
 static PyObject *Coll_open(CollObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
-    static const char *const names[] = {"root", "name", "create", "strict", "sync", "batch_size"};
-    PyObject *a[6];
-    if (parse_args("_open", args, nargs, kwnames, names, 6, 2, a)) return NULL;
+    static const char *const names[] = {"root", "name", "create", "strict", "sync", "batch_size", "layout"};
+    PyObject *a[7];
+    if (parse_args("_open", args, nargs, kwnames, names, 7, 2, a)) return NULL;
     if (!PyObject_TypeCheck(a[0], &Root_Type)) {
         PyErr_SetString(PyExc_TypeError, "_open(): root must be a zippy._native.Root");
         return NULL;
@@ -1340,6 +1340,16 @@ static PyObject *Coll_open(CollObject *self, PyObject *const *args, Py_ssize_t n
     o.flags = (root->readonly ? ZIPPY_OPEN_READONLY : 0) | (create && !root->readonly ? ZIPPY_OPEN_CREATE : 0);
     o.sync = (zippy_sync_mode)sync;
     o.strict = strict;
+    if (a[6] && a[6] != Py_None) {
+        const char *lay = PyUnicode_Check(a[6]) ? PyUnicode_AsUTF8(a[6]) : NULL;
+        if (lay && !strcmp(lay, "files")) o.layout = ZIPPY_LAYOUT_FILES;
+        else if (lay && !strcmp(lay, "jsonl")) o.layout = ZIPPY_LAYOUT_JSONL;
+        else {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "layout must be \"jsonl\" or \"files\", not %R", a[6]);
+            return NULL;
+        }
+    }
     zippy_coll *c = NULL;
     int rc;
     root->inflight++;
@@ -2168,7 +2178,7 @@ static int Coll_set_batch(CollObject *self, PyObject *v, void *c) {
 
 static PyMethodDef Coll_methods[] = {
     {"_open", (PyCFunction)(void (*)(void))Coll_open, METH_FASTCALL | METH_KEYWORDS,
-     "_open(root, name, create=root's, strict=False, sync=root's, batch_size=0)"},
+     "_open(root, name, create=root's, strict=False, sync=root's, batch_size=0, layout=None)"},
     {"put", (PyCFunction)(void (*)(void))Coll_put, METH_FASTCALL | METH_KEYWORDS,
      "put(doc_id, doc): stores the dict doc under doc_id, replacing any earlier version."},
     {"put_raw", (PyCFunction)Coll_put_raw, METH_VARARGS, "put_raw(doc_id, json): stores JSON text (str or bytes)."},

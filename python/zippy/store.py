@@ -100,7 +100,12 @@ class ZDSStore(_native.Collection):
     """One collection of a zippy store.
 
     ``ZDSStore.open(root, collection="default", strict=False, create=True,
-    sync_writes=False)`` or the constructor with the same arguments.
+    sync_writes=False, layout=None)`` or the constructor with the same arguments.
+
+    - ``layout="files"``: a collection created by this call keeps one
+      pretty JSON file per document (``docs/<id>.json``); ``"jsonl"`` (the
+      default for new collections) the JSONL log. An existing collection
+      keeps its own layout.
 
     - ``create=False``: a missing store or collection raises
       ``zippy.NotFoundError`` (a ``FileNotFoundError`` and a ``KeyError``).
@@ -112,30 +117,30 @@ class ZDSStore(_native.Collection):
       (an ``OSError``) naming its pid.
     """
 
-    def __init__(self, root, collection="default", strict=False, create=True, sync_writes=False, *,
-                 batch_size=0, _native_root=None):
+    def __init__(self, root, collection="default", strict=False, create=True, sync_writes=False,
+                 layout=None, *, batch_size=0, _native_root=None):
         self._attach(root, collection, strict=strict, create=create, sync=_sync(sync_writes),
-                     batch_size=batch_size, native_root=_native_root)
+                     batch_size=batch_size, native_root=_native_root, layout=layout)
 
-    def _attach(self, root, collection, *, strict, create, sync, batch_size, native_root=None):
+    def _attach(self, root, collection, *, strict, create, sync, batch_size, native_root=None, layout=None):
         if native_root is None:
             native_root = _native.Root(root, readonly=False, create=bool(create), sync=sync)
         self._open(native_root, collection, create=bool(create), strict=bool(strict), sync=sync,
-                   batch_size=batch_size or 0)
+                   batch_size=batch_size or 0, layout=layout)
         self._sync_mode = sync
         _OPEN.add(self)
 
     @classmethod
-    def _from_root(cls, native_root, collection, *, create, strict, sync, batch_size):
+    def _from_root(cls, native_root, collection, *, create, strict, sync, batch_size, layout=None):
         obj = cls.__new__(cls)
         obj._attach(None, collection, strict=strict, create=create, sync=sync, batch_size=batch_size,
-                    native_root=native_root)
+                    native_root=native_root, layout=layout)
         return obj
 
     @classmethod
-    def open(cls, root, collection="default", strict=False, create=True, sync_writes=False):
+    def open(cls, root, collection="default", strict=False, create=True, sync_writes=False, layout=None):
         """Opens (by default creating) collection ``collection`` of store ``root``."""
-        return cls(root, collection, strict=strict, create=create, sync_writes=sync_writes)
+        return cls(root, collection, strict=strict, create=create, sync_writes=sync_writes, layout=layout)
 
     # ------------------------------------------------------------------
     # store-level
@@ -154,12 +159,12 @@ class ZDSStore(_native.Collection):
     def name(self):
         return self.collection_name
 
-    def collection(self, name, strict=False, create=None):
+    def collection(self, name, strict=False, create=None, layout=None):
         """Another collection of the same store, as a handle of this class."""
         if create is None:
             create = not self._native_root.readonly
         return type(self)._from_root(self._native_root, name, create=create, strict=strict,
-                                     sync=self._sync_mode, batch_size=self.batch_size)
+                                     sync=self._sync_mode, batch_size=self.batch_size, layout=layout)
 
     def list_collections(self):
         """Sorted names of the store's collections."""
@@ -354,13 +359,15 @@ class FastZDSStore(ZDSStore):
     durable) together."""
 
     def __init__(self, root, collection="default", strict=False, batch_size=1000, *, create=True,
-                 sync_writes=False, _native_root=None):
+                 sync_writes=False, layout=None, _native_root=None):
         self._attach(root, collection, strict=strict, create=create, sync=_sync(sync_writes),
-                     batch_size=batch_size, native_root=_native_root)
+                     batch_size=batch_size, native_root=_native_root, layout=layout)
 
     @classmethod
-    def open(cls, root, collection="default", strict=False, batch_size=1000, create=True, sync_writes=False):
-        return cls(root, collection, strict=strict, batch_size=batch_size, create=create, sync_writes=sync_writes)
+    def open(cls, root, collection="default", strict=False, batch_size=1000, create=True, sync_writes=False,
+             layout=None):
+        return cls(root, collection, strict=strict, batch_size=batch_size, create=create, sync_writes=sync_writes,
+                   layout=layout)
 
 
 class NativeStore(FastZDSStore):
@@ -404,12 +411,13 @@ class ZDSRoot:
     def closed(self):
         return self._native_root.closed
 
-    def collection(self, name, batch_size=None, strict=False):
+    def collection(self, name, batch_size=None, strict=False, layout=None):
         """A handle on collection ``name`` (created if missing, unless the
-        root is read-only, where a missing one raises NotFoundError)."""
+        root is read-only, where a missing one raises NotFoundError).
+        ``layout`` ("jsonl" or "files") applies if this call creates it."""
         handle = self._store_class._from_root(
             self._native_root, name, create=self.is_writable, strict=strict, sync=_native.SYNC_FLUSH,
-            batch_size=self.batch_size if batch_size is None else batch_size)
+            batch_size=self.batch_size if batch_size is None else batch_size, layout=layout)
         self._handles.add(handle)
         return handle
 
