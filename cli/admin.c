@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -309,6 +310,9 @@ int cmd_convert(const cli_command *cmd, cli_args *a) {
     if (!(a->seen & OPT_LAYOUT) || a->layout == ZIPPY_LAYOUT_DEFAULT)
         return cli_usage_error(cmd, "say which layout: --to files or --to jsonl");
     zippy_root *root;
+    struct stat sb;
+    if (stat(a->pos[0], &sb) == 0 && S_ISREG(sb.st_mode)) /* a .zds opened in place */
+        return cli_error(cmd, "store %s is an archive opened in place: read-only", a->pos[0]);
     int rc = open_root(cmd, a->pos[0], 1, &root);
     if (rc) return rc;
     const char *to = a->layout == ZIPPY_LAYOUT_FILES ? "files" : "jsonl";

@@ -173,13 +173,20 @@ typedef struct zippy_root zippy_root;
 
 /* Opens the store at `path` (a directory with zds.json and collections/).
  * With ZIPPY_OPEN_CREATE a missing store is created (zds.json written).
- * opts may be NULL (defaults). Stores written by ZDS 0.1.x open too. */
+ * opts may be NULL (defaults). Stores written by ZDS 0.1.x open too.
+ * A path that is a regular file is opened as a .zds/.zip archive in place,
+ * read-only whatever opts say (writes fail with ZIPPY_EREADONLY): the
+ * archive is validated first (docs/FORMAT.md 5.2), STORE entries are read
+ * through the mapping, DEFLATE ones inflated once. */
 ZIPPY_EXTERN int zippy_root_open(zippy_root **out, const char *path,
                                  const zippy_options *opts);
 /* Closes the root. Collections opened from it stay valid until closed. */
 ZIPPY_EXTERN void zippy_root_close(zippy_root *root);
 /* The root's path as given to open. Owned by the handle. */
 ZIPPY_EXTERN const char *zippy_root_path(const zippy_root *root);
+/* 1 if collections may be written through this root; 0 if it was opened
+ * read-only or is an archive opened in place (see zippy_root_open). */
+ZIPPY_EXTERN int zippy_root_writable(const zippy_root *root);
 /* Sets the dataset name / description recorded in zds.json. */
 ZIPPY_EXTERN int zippy_root_set_info(zippy_root *root, const char *name,
                                      const char *description);

@@ -146,6 +146,9 @@ int zippy_coll_convert(zippy_root *root, const char *name, zippy_layout layout, 
         return z_err(ZIPPY_EINVAL, "convert: the target layout must be jsonl or files");
     if (!ze_name_valid(name)) return z_err(ZIPPY_EINVAL, "invalid collection name \"%s\"", name ? name : "");
     const char *root_path = zippy_root_path(root);
+    if (zippy_root_writable(root) != 1)
+        return z_err(ZIPPY_EREADONLY, "store %s is read-only (opened read-only, or an archive opened in place): "
+                                      "cannot convert collection %s", root_path, name);
     if (ze_is_open(root_path, name))
         return z_err(ZIPPY_ELOCKED, "collection %s in %s is open in this process; close it before converting it",
                      name, root_path);

@@ -30,6 +30,7 @@
 #include "query.h"
 #include "schema.h"
 #include "util.h"
+#include "zipread.h"
 
 #define WBUF_CAP (1u << 20)
 #define SCAN_PREFETCH_BYTES 4096 /* how far ahead a scan prefetches index slots */
@@ -330,6 +331,7 @@ static const char *log_line(const zengine *e, uint64_t pos, uint64_t end, size_t
 /* Makes [0, size) of data.jsonl readable through e->map. The new mapping
  * is made before the old one goes, so a failure leaves reads working. */
 static int remap_to(zengine *e, uint64_t size, int force) {
+    if (e->zar) return ZIPPY_OK; /* external bytes: fixed */
     if (!force && e->map && size <= e->map_cap) return ZIPPY_OK;
     void *p = NULL;
     size_t cap = 0;
@@ -581,6 +583,27 @@ static int note_write(zengine *e, uint64_t h, const char *id, size_t idlen, int 
 /* Manifest                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Reads a whole meta file as zos_read_file does (negative errno), from
+ * the archive when the collection lives in one. */
+static int ze_read_file(const zengine *e, const char *path, char **out, size_t *len, size_t max) {
+    if (!e->zar) return zos_read_file(path, out, len, max);
+    const zr_entry *x = zr_find(e->zar, path);
+    if (!x || x->is_dir) return -ENOENT;
+    if (x->usize > max) return -EFBIG;
+    const char *p;
+    size_t n;
+    void *owned = NULL;
+    if (zr_entry_bytes(e->zar, x, &p, &n, &owned)) return -EIO;
+    char *b = z_malloc(n + 1);
+    if (!b) { z_free(owned); return -ENOMEM; }
+    memcpy(b, p, n);
+    b[n] = 0;
+    z_free(owned);
+    *out = b;
+    *len = n;
+    return 0;
+}
+
 static int manifest_write(zengine *e) {
     char now[32];
     z_utc_now(now, sizeof now);
@@ -610,7 +633,7 @@ static int manifest_read(zengine *e, int *ours) {
     size_t n = 0;
     *ours = 0;
     e->manifest_layout = 0;
-    int r = zos_read_file(e->manifest_path, &txt, &n, MANIFEST_MAX);
+    int r = ze_read_file(e, e->manifest_path, &txt, &n, MANIFEST_MAX);
     if (r == -ENOENT) return ZIPPY_OK;
     if (r) return z_err_os(r, "collection %s: cannot read %s", e->name, e->manifest_path);
     zj_doc *d = zj_doc_new();
@@ -667,7 +690,7 @@ static int schema_read(zengine *e) {
     e->schema = NULL;
     e->schema_len = 0;
     e->strict = 0;
-    int r = zos_read_file(e->schema_path, &txt, &n, SCHEMA_FILE_MAX);
+    int r = ze_read_file(e, e->schema_path, &txt, &n, SCHEMA_FILE_MAX);
     if (r == -ENOENT) return ZIPPY_OK;
     if (r) return z_err_os(r, "collection %s: cannot read %s", e->name, e->schema_path);
     if (!(d = zj_doc_new())) { rc = z_err_nomem(); goto cleanup; }
@@ -857,7 +880,13 @@ static void engine_unload_data(zengine *e) {
     zi_close(e->base);
     e->base = NULL;
     ov_clear(&e->ov);
-    if (e->map) zos_munmap(e->map, e->map_cap);
+    if (e->zar) {
+        z_free(e->ext_owned);
+        z_free(e->ix_owned);
+        e->ext_owned = e->ix_owned = NULL;
+    } else if (e->map) {
+        zos_munmap(e->map, e->map_cap);
+    }
     e->map = NULL;
     e->map_cap = 0;
     if (e->data_fd >= 0) zos_close(e->data_fd);
@@ -966,6 +995,19 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
     e->writable = writable;
     if ((rc = manifest_read(e, &ours)) || (rc = schema_read(e))) goto cleanup;
     if (e->layout == ZIPPY_LAYOUT_FILES) ours = 1; /* the cache is always in our format */
+    if (e->zar) {
+        /* External bytes: the log entry in the archive (no entry: empty). */
+        const zr_entry *x = zr_find(e->zar, e->data_path);
+        e->data_size = e->map_cap = 0;
+        e->data_ino = 0;
+        if (x && !x->is_dir) {
+            const char *p;
+            size_t n;
+            if ((rc = zr_entry_bytes(e->zar, x, &p, &n, &e->ext_owned))) goto cleanup;
+            e->map = n ? (char *)p : NULL;
+            e->data_size = e->map_cap = n;
+        }
+    } else {
     r = zos_open(e->data_path, writable ? O_RDWR | O_CREAT : O_RDONLY, 0644);
     if (r < 0) {
         rc = z_err_os(r, "collection %s: cannot open %s", e->name, e->data_path);
@@ -977,13 +1019,25 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
         goto cleanup;
     }
     if ((rc = remap(e, 1))) goto cleanup;
+    }
 
     uint64_t good_end = e->data_size, from = 0;
     size_t ixlen = 0;
+    const char *ixp = NULL; /* archive: the index entry's bytes */
+    size_t ixl = 0;
+    int have_index_file = 0, zippy_index = 0;
+    if (e->zar) {
+        const zr_entry *x = zr_find(e->zar, e->index_path);
+        have_index_file = x && !x->is_dir;
+        if (have_index_file) {
+            if ((rc = zr_entry_bytes(e->zar, x, &ixp, &ixl, &e->ix_owned))) goto cleanup;
+            zippy_index = ixl >= 8 && !memcmp(ixp, ZI_MAGIC, 8);
+        }
+    } else {
     r = zos_read_file(e->index_path, &ixbuf, &ixlen, 16);
-    int have_index_file = r == 0 || r == -EFBIG;
-    int zippy_index = 0;
-    if (have_index_file) {
+    have_index_file = r == 0 || r == -EFBIG;
+    }
+    if (have_index_file && !e->zar) {
         /* Peek at the magic without reading the whole file. */
         char magic[8] = {0};
         int fd = zos_open(e->index_path, O_RDONLY, 0);
@@ -997,7 +1051,9 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
     ixbuf = NULL;
     if (zippy_index || ours) {
         ours = 1;
-        rc = zippy_index ? zi_open(&e->base, e->index_path) : ZIPPY_ENOTFOUND;
+        rc = !zippy_index ? ZIPPY_ENOTFOUND
+             : e->zar   ? zi_open_mem(&e->base, ixp, ixl)
+                        : zi_open(&e->base, e->index_path);
         if (rc != ZIPPY_OK && (zippy_index || have_index_file))
             snprintf(e->load_note, sizeof e->load_note, "collection %s: %s is unusable (%s); the index was rebuilt "
                      "from the log", e->name, e->index_path, zippy_errmsg());
@@ -1043,14 +1099,14 @@ static int engine_load(zengine *e, int writable, zippy_progress_fn prog, void *p
         char bak[4200], cmp[4200];
         snprintf(bak, sizeof bak, "%s.zds", e->index_path);
         snprintf(cmp, sizeof cmp, "%s.compact", e->data_path);
-        if (zos_stat(bak, NULL, NULL) == 0 && zos_stat(e->index_path, NULL, NULL) != 0 &&
+        if (!e->zar && zos_stat(bak, NULL, NULL) == 0 && zos_stat(e->index_path, NULL, NULL) != 0 &&
             zos_stat(cmp, NULL, NULL) == 0) {
             /* A conversion stopped before its new log replaced the old
              * one: the set-aside ZDS index still describes the old log. */
             if (writable && (r = zos_rename(bak, e->index_path)) == 0) (void)zos_fsync_dir(e->meta_dir);
             else ixpath = bak;
         }
-        r = zos_read_file(ixpath, &ixbuf, &len, (size_t)1 << 34);
+        r = ze_read_file(e, ixpath, &ixbuf, &len, (size_t)1 << 34);
         e->legacy = 1;
         if (r == 0 && len > 0) {
             /* A ZDS 0.1.x index decides which documents are live; one we
@@ -1157,7 +1213,7 @@ static int engine_load_stable(zengine *e, int writable, zippy_progress_fn prog, 
     int rc = ZIPPY_OK;
     for (int attempt = 0; attempt < 5; attempt++) {
         rc = engine_load(e, writable, prog, pctx);
-        if (rc || writable) return rc;
+        if (rc || writable || e->zar) return rc;
         uint64_t ino = 0;
         if (zos_stat_id(e->data_path, NULL, &ino) || ino == e->data_ino) return ZIPPY_OK;
         engine_unload(e);
@@ -1479,6 +1535,7 @@ static void engine_free(zengine *e) {
     pthread_mutex_destroy(&e->sync_mu);
     pthread_mutex_destroy(&e->order_mu);
     z_free(e->order);
+    zr_close(e->zar);
     z_free(e);
 }
 
@@ -1630,6 +1687,107 @@ cleanup:
     return rc;
 }
 
+int ze_acquire_archive(zengine **out, const char *archive_path, const char *prefix, const char *root_label,
+                       const char *name, const zippy_options *opts) {
+    int rc = ZIPPY_OK, r;
+    char *real = NULL, *key = NULL, *dir = NULL;
+    zengine *e = NULL;
+    if (!ze_name_valid(name))
+        return z_err(ZIPPY_EINVAL, "invalid collection name \"%s\": use 1-64 of A-Z a-z 0-9 _ - . (not starting with '.')",
+                     name ? name : "");
+    if ((r = zos_realpath(archive_path, &real))) return z_err_os(r, "store %s", archive_path);
+    size_t kn = strlen(real) + strlen(name) + 2, dn = strlen(prefix) + strlen(name) + 16;
+    key = z_malloc(kn);
+    dir = z_malloc(dn);
+    if (!key || !dir) { rc = z_err_nomem(); goto cleanup; }
+    snprintf(key, kn, "%s!%s", real, name);
+    snprintf(dir, dn, "%scollections/%s", prefix, name);
+    pthread_mutex_lock(&g_reg_mu);
+    for (e = g_engines; e; e = e->next)
+        if (e->pid == getpid() && !strcmp(e->dir, key)) break;
+    if (e) {
+        e->refs++;
+        pthread_mutex_unlock(&g_reg_mu);
+        *out = e;
+        goto cleanup;
+    }
+    e = z_calloc(1, sizeof *e);
+    if (!e) { pthread_mutex_unlock(&g_reg_mu); rc = z_err_nomem(); goto cleanup; }
+    pthread_rwlock_init(&e->rw, NULL);
+    pthread_mutex_init(&e->sync_mu, NULL);
+    pthread_mutex_init(&e->order_mu, NULL);
+    e->data_fd = e->lock_fd = e->state_fd = -1;
+    e->pid = getpid();
+    e->dir = key;
+    key = NULL;
+    e->name = z_strdup(name);
+    e->root_path = z_strdup(root_label);
+    /* Entry names inside the archive. */
+    e->meta_dir = path_join(dir, "meta");
+    e->manifest_path = e->meta_dir ? path_join(e->meta_dir, "manifest.json") : NULL;
+    e->schema_path = e->meta_dir ? path_join(e->meta_dir, "schema.json") : NULL;
+    e->lock_path = e->meta_dir ? path_join(e->meta_dir, "lock") : NULL;
+    e->docs_dir = path_join(dir, "docs");
+    e->data_path = e->meta_dir ? path_join(e->meta_dir, "data.jsonl") : NULL;
+    e->index_path = e->meta_dir ? path_join(e->meta_dir, "index.bin") : NULL;
+    e->wcap = WBUF_CAP;
+    e->wbuf = z_malloc(e->wcap);
+    e->sync_mode = ZIPPY_SYNC_NONE;
+    e->layout = ZIPPY_LAYOUT_JSONL;
+    if (!e->name || !e->root_path || !e->manifest_path || !e->lock_path || !e->schema_path || !e->docs_dir ||
+        !e->data_path || !e->index_path || !e->wbuf) {
+        pthread_mutex_unlock(&g_reg_mu);
+        rc = z_err_nomem();
+        engine_free(e);
+        goto cleanup;
+    }
+    if ((rc = zr_open(&e->zar, real))) {
+        pthread_mutex_unlock(&g_reg_mu);
+        engine_free(e);
+        goto cleanup;
+    }
+    {
+        size_t first = 0;
+        char *pre = path_join(dir, ""), *dp = path_join(e->docs_dir, "");
+        int ours = 0;
+        if (!pre || !dp) rc = z_err_nomem();
+        else if (zr_prefix_range(e->zar, pre, &first) == 0 && !zr_find(e->zar, pre))
+            rc = z_err(ZIPPY_ENOTFOUND, "collection %s not found in store %s", name, root_label);
+        if (!rc) rc = manifest_read(e, &ours);
+        if (!rc) {
+            const zr_entry *d = zr_find(e->zar, e->data_path);
+            size_t nd = zr_prefix_range(e->zar, dp, &first);
+            if ((ours && e->manifest_layout == ZIPPY_LAYOUT_FILES) || (!ours && !d && nd > 0))
+                rc = z_err(ZIPPY_EUNSUPPORTED, "collection %s in archive %s has the files layout (docs/*.json), "
+                           "which cannot be opened in place yet; extract it with zippy unpack", name, root_label);
+        }
+        z_free(pre);
+        z_free(dp);
+        if (!rc) rc = engine_load(e, 0, opts ? opts->progress : NULL, opts ? opts->progress_ctx : NULL);
+    }
+    if (rc) {
+        pthread_mutex_unlock(&g_reg_mu);
+        engine_free(e);
+        goto cleanup;
+    }
+    e->refs = 1;
+    e->writer_refs = 0;
+    e->next = g_engines;
+    g_engines = e;
+    pthread_mutex_unlock(&g_reg_mu);
+    *out = e;
+cleanup:
+    z_free(real);
+    z_free(key);
+    z_free(dir);
+    return rc;
+}
+
+const char *ze_coll_log_bytes(const zippy_coll *c, size_t *len) {
+    *len = c && c->e ? (size_t)c->e->data_size : 0;
+    return c && c->e ? c->e->map : NULL;
+}
+
 void ze_release(zengine *e) {
     if (!e) return;
     pthread_mutex_lock(&g_reg_mu);
@@ -1761,6 +1919,9 @@ static int sync_upto(zengine *e, uint64_t end) {
 
 #define CHECK_WRITABLE(c)                                                      \
     do {                                                                       \
+        if ((c)->e->zar)                                                       \
+            return z_err(ZIPPY_EREADONLY, "store %s is an archive opened in place: read-only", \
+                         (c)->e->root_path);                                   \
         if (!(c)->writable)                                                    \
             return z_err(ZIPPY_EREADONLY, "collection %s was opened read-only", (c)->e->name); \
     } while (0)
@@ -1832,7 +1993,7 @@ int zippy_coll_refresh(zippy_coll *c) {
         rc = files_refresh_locked(e);
         goto unlock;
     }
-    if (e->writable) goto unlock; /* the writer is always current */
+    if (e->writable || e->zar) goto unlock; /* the writer is always current; an archive never changes */
     uint64_t fsize, fino;
     int r = zos_stat_id(e->data_path, &fsize, &fino);
     if (r) { rc = z_err_os(r, "collection %s: %s", e->name, e->data_path); goto unlock; }

@@ -117,11 +117,27 @@ struct zengine {
     uint64_t order_hash;   /* hash of meta/order.ids as last written or read */
     int order_dirty;       /* the scan order changed since order.ids was written */
     int rebuilding;        /* a writer's rebuild may write the cache out early */
+    /* Archive-backed (a .zds opened in place, docs/FORMAT.md 5): read-only;
+     * the *_path fields are entry names inside the archive, dir is the
+     * registry key "<archive real path>!<name>". map points at the log's
+     * bytes (zero copy for a STORE entry; ext_owned holds an inflated
+     * DEFLATE one); no data fd; remap/munmap/refresh are no-ops. */
+    struct zr_archive *zar;
+    void *ext_owned;       /* inflated data.jsonl (DEFLATE), or NULL */
+    void *ix_owned;        /* inflated index.bin (DEFLATE), or NULL */
 };
 
 int ze_acquire(zengine **out, const char *root_path, const char *name,
                const zippy_options *opts, int writable);
 void ze_release(zengine *e);
+/* Opens collection `name` of the store found under entry prefix `prefix`
+ * ("" or "top/") of the archive at archive_path (its real path keys the
+ * registry with "!name"): always read-only. root_label names the store in
+ * messages and ze_is_open/ze_flush_root. */
+int ze_acquire_archive(zengine **out, const char *archive_path, const char *prefix, const char *root_label,
+                       const char *name, const zippy_options *opts);
+/* Test hooks: the log bytes an open handle reads (the engine's map). */
+const char *ze_coll_log_bytes(const zippy_coll *c, size_t *len);
 int ze_flush(zengine *e, int force_checkpoint);
 /* Makes a writable collection strict (see zippy.h); no-op if it is. */
 int ze_make_strict(zengine *e);

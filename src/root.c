@@ -13,13 +13,95 @@
 #include "json.h"
 #include "os.h"
 #include "util.h"
+#include "zipread.h"
 
 #define ROOT_JSON_MAX (16u << 20)
 
 struct zippy_root {
     char *path;
     zippy_options opts;
+    zr_archive *zar; /* a .zds archive opened in place (read-only), or NULL */
+    char *prefix;    /* entry prefix of the store in it: "" or "top/" */
 };
+
+static char *join2(const char *a, const char *b);
+
+#define ARCHIVE_RO(root) \
+    z_err(ZIPPY_EREADONLY, "store %s is an archive opened in place: read-only", (root)->path)
+
+/* Opens the archive at path as a store root: the store is at the top
+ * (zds.json or collections/) or under the one top directory (zip -r). */
+static int root_open_archive(zippy_root **out, const char *path, const zippy_options *o) {
+    zr_archive *a = NULL;
+    char **top = NULL, *prefix = NULL;
+    size_t ntop = 0, first;
+    zippy_root *root = NULL;
+    int rc = zr_open(&a, path);
+    if (rc) return rc;
+    if (zr_find(a, "zds.json") || zr_prefix_range(a, "collections/", &first) || zr_find(a, "collections/")) {
+        prefix = z_strdup("");
+    } else if ((rc = zr_list_children(a, "", &top, &ntop)) == ZIPPY_OK) {
+        if (ntop == 1 && top[0][strlen(top[0]) - 1] == '/') {
+            char zj[ZR_NAME_MAX + 32], cd[ZR_NAME_MAX + 32];
+            snprintf(zj, sizeof zj, "%szds.json", top[0]);
+            snprintf(cd, sizeof cd, "%scollections/", top[0]);
+            if (zr_find(a, zj) || zr_prefix_range(a, cd, &first) || zr_find(a, cd)) prefix = z_strdup(top[0]);
+            else rc = z_err(ZIPPY_ENOTFOUND, "no zippy store in archive %s (no zds.json or collections/ at its "
+                            "top or in %s)", path, top[0]);
+        } else {
+            rc = z_err(ZIPPY_ENOTFOUND, "no zippy store in archive %s (no zds.json or collections/ at its top)", path);
+        }
+        if (!rc && !prefix) rc = z_err_nomem();
+    }
+    zippy_strv_free(top);
+    if (!rc && !prefix) rc = z_err_nomem();
+    if (!rc) {
+        root = z_calloc(1, sizeof *root);
+        if (!root || !(root->path = z_strdup(path))) rc = z_err_nomem();
+    }
+    if (rc) {
+        if (root) z_free(root->path);
+        z_free(root);
+        z_free(prefix);
+        zr_close(a);
+        return rc;
+    }
+    root->opts = *o;
+    root->opts.flags = (root->opts.flags | ZIPPY_OPEN_READONLY) & ~ZIPPY_OPEN_CREATE;
+    root->zar = a;
+    root->prefix = prefix;
+    *out = root;
+    return ZIPPY_OK;
+}
+
+/* Reads a store-level file (zds.json) of the root, from the archive when
+ * it is one; like zos_read_file. */
+static int root_read_file(const zippy_root *root, const char *name, char **out, size_t *len, size_t max) {
+    char ent[ZR_NAME_MAX + 64];
+    if (!root->zar) {
+        char *p = join2(root->path, name);
+        if (!p) return -ENOMEM;
+        int r = zos_read_file(p, out, len, max);
+        z_free(p);
+        return r;
+    }
+    snprintf(ent, sizeof ent, "%s%s", root->prefix, name);
+    const zr_entry *x = zr_find(root->zar, ent);
+    if (!x || x->is_dir) return -ENOENT;
+    if (x->usize > max) return -EFBIG;
+    const char *p;
+    size_t n;
+    void *owned = NULL;
+    if (zr_entry_bytes(root->zar, x, &p, &n, &owned)) return -EIO;
+    char *b = z_malloc(n + 1);
+    if (!b) { z_free(owned); return -ENOMEM; }
+    memcpy(b, p, n);
+    b[n] = 0;
+    z_free(owned);
+    *out = b;
+    *len = n;
+    return 0;
+}
 
 int ze_coll_new(zippy_coll **out, zengine *e, int writable, zippy_progress_fn prog, void *pctx);
 
@@ -218,6 +300,10 @@ int zippy_root_open(zippy_root **out, const char *path, const zippy_options *opt
     }
     if (!path || !*path) return z_err(ZIPPY_EINVAL, "store path is empty");
     if (o.flags & ZIPPY_OPEN_READONLY) o.flags &= ~ZIPPY_OPEN_CREATE;
+    {
+        int dir = 1;
+        if (zos_stat(path, &dir, NULL) == 0 && !dir) return root_open_archive(out, path, &o);
+    }
     char *zj = join2(path, "zds.json"), *cd = join2(path, "collections");
     int rc = ZIPPY_OK, is_dir = 0, r;
     zippy_root *root = NULL;
@@ -279,14 +365,21 @@ cleanup:
 
 void zippy_root_close(zippy_root *root) {
     if (!root) return;
+    zr_close(root->zar);
+    z_free(root->prefix);
     z_free(root->path);
     z_free(root);
 }
 
 const char *zippy_root_path(const zippy_root *root) { return root ? root->path : NULL; }
 
+int zippy_root_writable(const zippy_root *root) {
+    return root && !(root->opts.flags & ZIPPY_OPEN_READONLY);
+}
+
 int zippy_root_set_info(zippy_root *root, const char *name, const char *description) {
     if (!root) return z_err(ZIPPY_EINVAL, "root is NULL");
+    if (root->zar) return ARCHIVE_RO(root);
     if (root->opts.flags & ZIPPY_OPEN_READONLY) return z_err(ZIPPY_EREADONLY, "store %s was opened read-only", root->path);
     int fd = root_lock(root->path);
     if (fd < 0) return fd;
@@ -295,8 +388,33 @@ int zippy_root_set_info(zippy_root *root, const char *name, const char *descript
     return rc;
 }
 
+static int archive_list(zippy_root *root, char ***out, size_t *count) {
+    char dir[ZR_NAME_MAX + 32], **all = NULL;
+    size_t n = 0, k = 0;
+    snprintf(dir, sizeof dir, "%scollections/", root->prefix);
+    int rc = zr_list_children(root->zar, dir, &all, &n);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(all[i]);
+        if (l > 1 && all[i][l - 1] == '/') {
+            all[i][l - 1] = 0;
+            if (ze_name_valid(all[i])) {
+                char *t = all[k];
+                all[k++] = all[i];
+                all[i] = t;
+                continue;
+            }
+        }
+    }
+    for (size_t i = k; i < n; i++) { z_free(all[i]); all[i] = NULL; }
+    *out = all;
+    if (count) *count = k;
+    return ZIPPY_OK;
+}
+
 int zippy_root_list(zippy_root *root, char ***out, size_t *count) {
     if (!root) return z_err(ZIPPY_EINVAL, "root is NULL");
+    if (root->zar) return archive_list(root, out, count);
     char *cd = join2(root->path, "collections");
     char **all = NULL, **v = NULL;
     size_t n = 0, k = 0;
@@ -334,6 +452,12 @@ cleanup:
 int zippy_root_has(zippy_root *root, const char *name) {
     if (!root) return z_err(ZIPPY_EINVAL, "root is NULL");
     if (!ze_name_valid(name)) return 0;
+    if (root->zar) {
+        char d[ZR_NAME_MAX + 96];
+        size_t first;
+        snprintf(d, sizeof d, "%scollections/%s/", root->prefix, name);
+        return zr_prefix_range(root->zar, d, &first) > 0 || zr_find(root->zar, d) != NULL;
+    }
     char *cd = join2(root->path, "collections"), *p = cd ? join2(cd, name) : NULL;
     int is_dir = 0, has = p && zos_stat(p, &is_dir, NULL) == 0 && is_dir;
     z_free(p);
@@ -356,7 +480,7 @@ int zippy_root_info_json(zippy_root *root, zippy_buf *out) {
     zj_val *v = NULL;
     size_t len = 0;
     if (!path || !d) { rc = z_err_nomem(); goto cleanup; }
-    if (zos_read_file(path, &txt, &len, ROOT_JSON_MAX) == 0 && (zj_parse(d, txt, len, &v, NULL) || v->type != ZJ_OBJECT))
+    if (root_read_file(root, "zds.json", &txt, &len, ROOT_JSON_MAX) == 0 && (zj_parse(d, txt, len, &v, NULL) || v->type != ZJ_OBJECT))
         v = NULL;
     rc = zb_append(&b, "{", 1);
     int first = 1;
@@ -403,6 +527,7 @@ cleanup:
 
 int zippy_root_drop(zippy_root *root, const char *name) {
     if (!root) return z_err(ZIPPY_EINVAL, "root is NULL");
+    if (root->zar) return ARCHIVE_RO(root);
     if (root->opts.flags & ZIPPY_OPEN_READONLY) return z_err(ZIPPY_EREADONLY, "store %s was opened read-only", root->path);
     if (!ze_name_valid(name)) return z_err(ZIPPY_EINVAL, "invalid collection name \"%s\"", name ? name : "");
     if (ze_is_open(root->path, name))
@@ -440,7 +565,9 @@ int zippy_coll_open(zippy_coll **out, zippy_root *root, const char *name, const 
     zippy_options eff = *o;
     if (ro) eff.flags = (eff.flags | ZIPPY_OPEN_READONLY) & ~ZIPPY_OPEN_CREATE;
     zengine *e = NULL;
-    int rc = ze_acquire(&e, root->path, name, &eff, !ro);
+    if (root->zar && (o->flags & ZIPPY_OPEN_CREATE)) return ARCHIVE_RO(root); /* asks to write */
+    int rc = root->zar ? ze_acquire_archive(&e, root->path, root->prefix, root->path, name, &eff)
+                       : ze_acquire(&e, root->path, name, &eff, !ro);
     if (rc) return rc;
     if (!ro && eff.strict && (rc = ze_make_strict(e))) {
         ze_release(e);
