@@ -627,8 +627,9 @@ class ZdsRoot {
     return this.#mode;
   }
 
+  /** false for mode "r" and for a .zds archive opened in place. */
   get isWritable() {
-    return this.#mode === 'rw';
+    return this.#mode === 'rw' && native.rootWritable(this.#handle());
   }
 
   get info() {

@@ -1730,12 +1730,17 @@ int ze_acquire_archive(zengine **out, const char *archive_path, const char *pref
     e->docs_dir = path_join(dir, "docs");
     e->data_path = e->meta_dir ? path_join(e->meta_dir, "data.jsonl") : NULL;
     e->index_path = e->meta_dir ? path_join(e->meta_dir, "index.bin") : NULL;
+    e->state_path = e->meta_dir ? path_join(e->meta_dir, "files.state") : NULL;
+    e->order_path = e->meta_dir ? path_join(e->meta_dir, "order.ids") : NULL;
+    e->docindex_path = e->meta_dir ? path_join(e->meta_dir, "doc_index.jsonl") : NULL;
+    e->gitignore_path = e->meta_dir ? path_join(e->meta_dir, ".gitignore") : NULL;
     e->wcap = WBUF_CAP;
     e->wbuf = z_malloc(e->wcap);
     e->sync_mode = ZIPPY_SYNC_NONE;
     e->layout = ZIPPY_LAYOUT_JSONL;
     if (!e->name || !e->root_path || !e->manifest_path || !e->lock_path || !e->schema_path || !e->docs_dir ||
-        !e->data_path || !e->index_path || !e->wbuf) {
+        !e->data_path || !e->index_path || !e->state_path || !e->order_path || !e->docindex_path ||
+        !e->gitignore_path || !e->wbuf) {
         pthread_mutex_unlock(&g_reg_mu);
         rc = z_err_nomem();
         engine_free(e);
@@ -1757,13 +1762,22 @@ int ze_acquire_archive(zengine **out, const char *archive_path, const char *pref
         if (!rc) {
             const zr_entry *d = zr_find(e->zar, e->data_path);
             size_t nd = zr_prefix_range(e->zar, dp, &first);
-            if ((ours && e->manifest_layout == ZIPPY_LAYOUT_FILES) || (!ours && !d && nd > 0))
-                rc = z_err(ZIPPY_EUNSUPPORTED, "collection %s in archive %s has the files layout (docs/*.json), "
-                           "which cannot be opened in place yet; extract it with zippy unpack", name, root_label);
+            /* The files layout (FORMAT.md 2a) is read from docs/ into an
+             * in-memory cache, built once (the archive never changes). */
+            if ((ours && e->manifest_layout == ZIPPY_LAYOUT_FILES) || (!ours && !d && nd > 0)) {
+                e->layout = ZIPPY_LAYOUT_FILES;
+                z_free(e->data_path);
+                z_free(e->index_path);
+                e->data_path = path_join(e->meta_dir, "cache.jsonl");
+                e->index_path = path_join(e->meta_dir, "cache.idx");
+                if (!e->data_path || !e->index_path) rc = z_err_nomem();
+            }
         }
         z_free(pre);
         z_free(dp);
-        if (!rc) rc = engine_load(e, 0, opts ? opts->progress : NULL, opts ? opts->progress_ctx : NULL);
+        zippy_progress_fn prog = opts ? opts->progress : NULL;
+        void *pctx = opts ? opts->progress_ctx : NULL;
+        if (!rc) rc = e->layout == ZIPPY_LAYOUT_FILES ? files_load(e, 0, prog, pctx) : engine_load(e, 0, prog, pctx);
     }
     if (rc) {
         pthread_mutex_unlock(&g_reg_mu);
@@ -3252,6 +3266,36 @@ int ze_coll_layout(const zippy_coll *c) { return c && c->e ? c->e->layout : ZIPP
 
 static int files_sync_mode(const zengine *e) { return e->sync_mode != ZIPPY_SYNC_NONE; }
 
+/* Lists docs/ as zos_list_dir does (sorted names, negative errno). In an
+ * archive: the entries directly under <dir>/docs/ whose names end in
+ * ".json" (subdirectories and other names are not documents there). */
+static int files_list(const zengine *e, char ***names, size_t *nn) {
+    if (!e->zar) return zos_list_dir(e->docs_dir, names, nn);
+    char *dir = path_join(e->docs_dir, ""), **v = NULL;
+    size_t n = 0, k = 0;
+    if (!dir) return -ENOMEM;
+    int rc = zr_list_children(e->zar, dir, &v, &n);
+    z_free(dir);
+    if (rc) return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(v[i]);
+        if (l > 5 && v[i][l - 1] != '/' && !memcmp(v[i] + l - 5, ".json", 5)) v[k++] = v[i];
+        else z_free(v[i]);
+    }
+    v[k] = NULL;
+    *names = v;
+    *nn = k;
+    return 0;
+}
+
+/* lstat of a listed docs/ path (an archive's listed entries are files). */
+static int files_stat(const zengine *e, const char *path, zos_finfo *fi) {
+    if (!e->zar) return zos_lstat_info(path, fi);
+    memset(fi, 0, sizeof *fi);
+    fi->kind = 1;
+    return 0;
+}
+
 /* Reads docs/<name> and makes its cache line ({"_id":"<id>",...}\n) in
  * line. With hashed the file's "_id" gives the id (into id, *idlen), else
  * id is given. A bad file is ZIPPY_ECORRUPT naming it (never skipped). */
@@ -3261,7 +3305,7 @@ static int files_read_doc(zengine *e, const char *name, int hashed, char id[ZIPP
     size_t n = 0;
     int rc = ZIPPY_OK, r;
     if (!path) return z_err_nomem();
-    r = zos_read_file(path, &txt, &n, FILES_READ_MAX);
+    r = ze_read_file(e, path, &txt, &n, FILES_READ_MAX);
     if (r == -EFBIG) {
         rc = z_err(ZIPPY_ETOOBIG, "collection %s: %s is over %zu bytes", e->name, path, FILES_READ_MAX);
         goto cleanup;
@@ -3628,7 +3672,7 @@ static int files_sync(zengine *e, int rebuild, zippy_progress_fn prog, void *pct
     (void)prog;
     (void)pctx;
     if (!doc) return z_err_nomem();
-    r = zos_list_dir(e->docs_dir, &names, &nn);
+    r = files_list(e, &names, &nn);
     if (r == -ENOENT) {
         names = NULL;
         nn = 0;
@@ -3656,7 +3700,7 @@ static int files_sync(zengine *e, int rebuild, zippy_progress_fn prog, void *pct
             rc = z_err(ZIPPY_ECORRUPT, "collection %s: %s: not a valid document id (rename it)", e->name, path);
             goto cleanup;
         }
-        if ((r = zos_lstat_info(path, &fi))) {
+        if ((r = files_stat(e, path, &fi))) {
             rc = z_err_os(r, "collection %s: cannot stat %s", e->name, path);
             goto cleanup;
         }
@@ -3680,7 +3724,7 @@ static int files_sync(zengine *e, int rebuild, zippy_progress_fn prog, void *pct
         x->aux = (uint32_t)(i + 1);
         x->fp = (zf_fp){fi.size, fi.ino, fi.mtime_ns, fi.ctime_ns};
     }
-    r = zos_read_file(e->order_path, &otxt, &olen, META_TEXT_MAX);
+    r = ze_read_file(e, e->order_path, &otxt, &olen, META_TEXT_MAX);
     if (r && r != -ENOENT) {
         rc = z_err_os(r, "collection %s: cannot read %s", e->name, e->order_path);
         goto cleanup;
@@ -3698,7 +3742,7 @@ static int files_sync(zengine *e, int rebuild, zippy_progress_fn prog, void *pct
         size_t slen = olen;
         int from_index = 0;
         zj_doc *ldoc = NULL;
-        if (!otxt && zos_read_file(e->docindex_path, &dtxt, &dlen, META_TEXT_MAX) == 0) {
+        if (!otxt && ze_read_file(e, e->docindex_path, &dtxt, &dlen, META_TEXT_MAX) == 0) {
             src = dtxt;
             slen = dlen;
             from_index = 1;
@@ -3800,7 +3844,9 @@ static int files_load(zengine *e, int writable, zippy_progress_fn prog, void *pc
     e->writable = writable;
     /* Problems of these are the collection's, not the cache's. */
     if ((rc = manifest_read(e, &ours)) || (rc = schema_read(e))) goto fail;
-    if (writable || zos_stat(e->data_path, NULL, NULL) == 0) {
+    /* An archive's derived cache files (packed from a store) are ignored:
+     * the cache is built in memory from its docs/, once. */
+    if (writable || (!e->zar && zos_stat(e->data_path, NULL, NULL) == 0)) {
         rc = writable ? engine_load(e, 1, prog, pctx) : engine_load_stable(e, 0, prog, pctx);
         e->writable = writable;
         if (rc == ZIPPY_ECORRUPT) {
@@ -3867,6 +3913,7 @@ fail:
  * holds much in memory. */
 static int files_refresh_locked(zengine *e) {
     int rc;
+    if (e->zar) return ZIPPY_OK; /* an archive never changes */
     if (e->writable) {
         if ((rc = files_flush_locked(e, 0))) return rc;
         return files_sync(e, 0, NULL, NULL);
@@ -3889,7 +3936,7 @@ static int files_verify_docs(zengine *e, zippy_verify_report *r, char *first, si
     zippy_buf line = ZIPPY_BUF_INIT;
     int rc = ZIPPY_OK, k;
     if (!doc) return z_err_nomem();
-    k = zos_list_dir(e->docs_dir, &names, &nn);
+    k = files_list(e, &names, &nn);
     if (k && k != -ENOENT) {
         r->bad_lines++;
         if (!first[0]) snprintf(first, cap, "collection %s: cannot list %s", e->name, e->docs_dir);
@@ -3907,7 +3954,7 @@ static int files_verify_docs(zengine *e, zippy_verify_report *r, char *first, si
         char msg[1024];
         loc l;
         if (kind == ZF_NAME_BAD) why = "not a valid document id (rename it)";
-        else if (zos_lstat_info(path, &fi) || fi.kind != 1) why = "not a regular file";
+        else if (files_stat(e, path, &fi) || fi.kind != 1) why = "not a regular file";
         else if ((k = files_read_doc(e, names[i], kind == ZF_NAME_HASHED, id, &idlen, &line, doc))) {
             if (k == ZIPPY_ENOMEM) { rc = k; goto cleanup; }
             snprintf(msg, sizeof msg, "%s", zippy_errmsg());

@@ -27,7 +27,7 @@ size_t zf_name_of(const char *id, size_t idlen, char out[ZF_NAME_MAX + 1], int *
         }
     }
     *hashed = 0;
-    if (n + 5 <= ZF_NAME_MAX) {
+    if (n + 10 <= ZF_NAME_MAX) { /* the temp name ".<name>.json.tmp" must fit too */
         memcpy(out, enc, n);
         memcpy(out + n, ".json", 6);
         return n + 5;

@@ -565,7 +565,14 @@ int zippy_coll_open(zippy_coll **out, zippy_root *root, const char *name, const 
     zippy_options eff = *o;
     if (ro) eff.flags = (eff.flags | ZIPPY_OPEN_READONLY) & ~ZIPPY_OPEN_CREATE;
     zengine *e = NULL;
-    if (root->zar && (o->flags & ZIPPY_OPEN_CREATE)) return ARCHIVE_RO(root); /* asks to write */
+    if (root->zar && (o->flags & ZIPPY_OPEN_CREATE)) {
+        /* "create if missing" on an archive: fine for a collection it holds
+         * (opened read-only), a write for one it does not. */
+        int h = zippy_root_has(root, name);
+        if (h < 0) return h;
+        if (h == 0) return ARCHIVE_RO(root);
+        eff.flags &= ~ZIPPY_OPEN_CREATE;
+    }
     int rc = root->zar ? ze_acquire_archive(&e, root->path, root->prefix, root->path, name, &eff)
                        : ze_acquire(&e, root->path, name, &eff, !ro);
     if (rc) return rc;

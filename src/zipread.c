@@ -536,17 +536,17 @@ static int parse_entry(zr_archive *a, const cd_info *ci, size_t i, uint64_t *pos
 static int check_overlaps(const zr_archive *a, span *sp) {
     if (a->n < 2) return ZIPPY_OK;
     qsort(sp, a->n, sizeof *sp, span_cmp);
-    size_t far = 0; /* the span reaching furthest so far */
+    size_t reach = 0; /* the span reaching furthest so far */
     for (size_t k = 1; k < a->n; k++) {
-        if (sp[k].start < sp[far].end) {
-            const zr_entry *e = &a->ents[sp[k].index], *o = &a->ents[sp[far].index];
+        if (sp[k].start < sp[reach].end) {
+            const zr_entry *e = &a->ents[sp[k].index], *o = &a->ents[sp[reach].index];
             char b[200];
             return ent_fail(a->label, ZIPPY_ECORRUPT, sp[k].index, e->name, e->name_len,
                             "its local header or data overlaps entry %zu '%s' "
                             "(overlapping entries)",
-                            sp[far].index, shown(b, sizeof b, o->name, o->name_len));
+                            sp[reach].index, shown(b, sizeof b, o->name, o->name_len));
         }
-        if (sp[k].end > sp[far].end) far = k;
+        if (sp[k].end > sp[reach].end) reach = k;
     }
     return ZIPPY_OK;
 }

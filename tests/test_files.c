@@ -469,6 +469,12 @@ TEST(files_id_encoding) {
     CHECK_EQ(put_s(c, colons, "{\"v\":5}"), 0);
     CHECK_EQ(put_s(c, uni, "{\"v\":6}"), 0);
     CHECK_EQ(put_s(c, "a.b@c+d=e_f-g", "{\"v\":7}"), 0);
+    /* 250 bytes: the name would fit but its temp name ".<name>.json.tmp"
+     * would not, so it is hashed too (a regression: flush failed) */
+    char id250[251];
+    memset(id250, 'z', 250);
+    id250[250] = 0;
+    CHECK_EQ(put_s(c, id250, "{\"v\":8}"), 0);
     CHECK_EQ(close_c(r, c), 0);
     CHECK(exists(doc_file(dir, "c", "doc_001.json")));
     CHECK(exists(doc_file(dir, "c", "urn%3Aisbn%3A123.json")));
@@ -491,13 +497,13 @@ TEST(files_id_encoding) {
         CHECK(txt && !strncmp(txt, "{\n  \"_id\": \"", 12));
         /* the prefix is cut at a character boundary */
         CHECK(!strncmp(de->d_name, id255, 10) || !strncmp(de->d_name, "b%3Ab", 5) ||
-              !strncmp(de->d_name, "\xe6\x97\xa5", 3));
+              !strncmp(de->d_name, "\xe6\x97\xa5", 3) || !strncmp(de->d_name, "zzzz", 4));
         if (!strncmp(de->d_name, "\xe6\x97\xa5\xe6\x97\xa5", 6)) CHECK((t - de->d_name) % 3 == 0);
         if (!strncmp(de->d_name, "b%3A", 4)) CHECK(t[-1] == 'b' || t[-1] == 'A');
         free(txt);
     }
     closedir(d);
-    CHECK_EQ(hashed, 3);
+    CHECK_EQ(hashed, 4);
     CHECK_EQ(OPEN_RO(dir, "c", &r, &c), 0);
     CHECK_STR(get_s(c, "urn:isbn:123"), "{\"v\":2}");
     CHECK_STR(get_s(c, "\xe6\x97\xa5\xe6\x9c\xac-\xc3\xbc"), "{\"v\":3}");
@@ -514,7 +520,8 @@ TEST(files_id_encoding) {
     CHECK_STR(get_s(c, "urn:isbn:123"), "{\"v\":2}");
     uint64_t n;
     CHECK_EQ(zippy_count(c, &n), 0);
-    CHECK_EQ(n, 7);
+    CHECK_EQ(n, 8);
+    CHECK_STR(get_s(c, id250), "{\"v\":8}");
     /* deleting a hashed one removes its file */
     CHECK_EQ(zippy_delete(c, id255, 255), 0);
     CHECK_EQ(close_c(r, c), 0);
@@ -522,7 +529,7 @@ TEST(files_id_encoding) {
     hashed = 0;
     while ((de = readdir(d))) hashed += strchr(de->d_name, '~') != NULL;
     closedir(d);
-    CHECK_EQ(hashed, 2);
+    CHECK_EQ(hashed, 3);
 }
 
 TEST(files_invalid_names) {

@@ -51,6 +51,19 @@ static int build_store(const char *store, int with_files) {
         zippy_options fo = op;
         fo.layout = ZIPPY_LAYOUT_FILES;
         if (zippy_coll_open(&f, r, "files_c", &fo) || zippy_put(f, "d1", 2, "{\"a\":1}", 7)) return -1;
+        for (int i = 0; i < 30; i++) {
+            snprintf(id, sizeof id, "f%02d", (i * 7) % 30);
+            snprintf(doc, sizeof doc, "{\"name\":\"file %d\",\"age\":%d,\"n\":[1,{\"x\":null}]}", i, 20 + i);
+            if (zippy_put(f, id, strlen(id), doc, strlen(doc))) return -1;
+        }
+        char longid[300];
+        memset(longid, 'L', 255);
+        longid[255] = 0; /* a hashed file name */
+        const char *j1 = "{\"name\":\"five\",\"age\":40}", *j2 = "{\"age\":33,\"s\":\"\xc3\xa9\"}",
+                   *j3 = "{\"name\":\"three again\",\"age\":31}";
+        if (zippy_put(f, "urn:isbn:1", 10, j1, strlen(j1)) || zippy_put(f, longid, 255, j2, strlen(j2)) ||
+            zippy_coll_flush(f) || zippy_put(f, "f03", 3, j3, strlen(j3)) || zippy_delete(f, "f04", 3))
+            return -1;
         zippy_coll_close(f);
     }
     zippy_root_close(r);
@@ -99,7 +112,9 @@ static int in_file_mapping(const void *p, const char *file) {
     return found;
 }
 
-/* Compares collection `name` of the directory store with the archive's. */
+/* Compares collection `name` of the directory store with the archive's.
+ * store_method: 1 STORE, 0 DEFLATE, -1 files layout (an in-memory cache:
+ * no log bytes to compare). */
 static void compare_coll(zippy_root *dr, zippy_root *ar, const char *name, const char *zip, int store_method) {
     zippy_coll *d = NULL, *a = NULL;
     zippy_options ro = ZIPPY_OPTIONS_INIT;
@@ -122,7 +137,7 @@ static void compare_coll(zippy_root *dr, zippy_root *ar, const char *name, const
         zb_clear(&ba);
         CHECK(zippy_get(d, ids_d[i], strlen(ids_d[i]), 0, &bd) == 0);
         CHECK(zippy_get(a, ids_d[i], strlen(ids_d[i]), 0, &ba) == 0);
-        CHECK(ba.len == bd.len && !memcmp(ba.ptr, bd.ptr, bd.len));
+        CHECKF(ba.len == bd.len && !memcmp(ba.ptr, bd.ptr, bd.len), "%s: %.*s vs %.*s", ids_d[i], (int)ba.len, ba.ptr, (int)bd.len, bd.ptr);
         CHECK_EQ(zippy_exists(a, ids_d[i], strlen(ids_d[i])), 1);
     }
     CHECK_EQ(zippy_exists(a, "u007", 4), 0); /* deleted */
@@ -155,8 +170,10 @@ static void compare_coll(zippy_root *dr, zippy_root *ar, const char *name, const
     zippy_stats sd, sa;
     CHECK(zippy_coll_stats(d, &sd) == 0 && zippy_coll_stats(a, &sa) == 0);
     CHECK_EQ(sa.count, sd.count);
-    CHECK_EQ(sa.log_bytes, sd.log_bytes);
-    CHECK_EQ(sa.live_bytes, sd.live_bytes);
+    if (store_method >= 0) {
+        CHECK_EQ(sa.log_bytes, sd.log_bytes);
+        CHECK_EQ(sa.live_bytes, sd.live_bytes);
+    }
     zippy_verify_report vr;
     CHECKF(zippy_coll_verify(a, &vr) == 0, "%s", zippy_errmsg());
     CHECK_EQ(vr.bad_lines, 0);
@@ -166,9 +183,11 @@ static void compare_coll(zippy_root *dr, zippy_root *ar, const char *name, const
      * own file mapping; a DEFLATE one from an inflated buffer. */
     size_t ll = 0;
     const char *lp = ze_coll_log_bytes(a, &ll);
-    CHECK(lp && ll == sd.log_bytes);
-    CHECKF(in_file_mapping(lp, zip) == store_method, "log at %p: in archive mapping %d, want %d", (void *)lp,
-           in_file_mapping(lp, zip), store_method);
+    if (store_method >= 0) {
+        CHECK(lp && ll == sd.log_bytes);
+        CHECKF(in_file_mapping(lp, zip) == store_method, "log at %p: in archive mapping %d, want %d", (void *)lp,
+               in_file_mapping(lp, zip), store_method);
+    }
     /* writes refused, naming the archive */
     CHECK_EQ(zippy_put(a, "x", 1, "{}", 2), ZIPPY_EREADONLY);
     CHECKF(strstr(zippy_errmsg(), "archive opened in place: read-only") != NULL, "%s", zippy_errmsg());
@@ -281,20 +300,143 @@ TEST(zip_r_top_directory) {
     check_archive(store, zip, 0);
 }
 
-TEST(files_layout_refused_clearly) {
-    char store[4096], zip[4096];
-    path(store, sizeof store, "s3");
-    path(zip, sizeof zip, "s3.zds");
+/* A files-layout collection packed by zippy pack (with its derived cache
+ * files, ignored) answers as the directory store. */
+static void files_pack_case(const char *tag, unsigned flags) {
+    char store[4096], zip[4096], rel[64];
+    snprintf(rel, sizeof rel, "%s", tag);
+    path(store, sizeof store, rel);
+    snprintf(rel, sizeof rel, "%s.zds", tag);
+    path(zip, sizeof zip, rel);
     CHECK(build_store(store, 1) == 0);
-    CHECK(zippy_pack(store, zip, 0, NULL, NULL) == 0);
+    CHECK(zippy_pack(store, zip, flags, NULL, NULL) == 0);
+    zippy_root *dr = NULL, *ar = NULL;
+    zippy_options ro = ZIPPY_OPTIONS_INIT;
+    ro.flags = ZIPPY_OPEN_READONLY;
+    CHECK(zippy_root_open(&dr, store, &ro) == 0);
+    CHECKF(zippy_root_open(&ar, zip, NULL) == 0, "%s", zippy_errmsg());
+    CHECK_EQ(zippy_root_has(ar, "files_c"), 1);
+    compare_coll(dr, ar, "files_c", zip, -1);
+    compare_coll(dr, ar, "users", zip, !(flags & ZIPPY_PACK_DEFLATE)); /* the others still open */
+    zippy_coll *c = NULL;
+    CHECK(zippy_coll_open(&c, ar, "files_c", NULL) == 0);
+    uint64_t n = 0;
+    CHECK(zippy_count(c, &n) == 0);
+    CHECK_EQ(n, 32); /* d1, f00..f29 but f04, urn:isbn:1, the long id */
+    zippy_buf b = ZIPPY_BUF_INIT;
+    CHECK(zippy_get(c, "urn:isbn:1", 10, 0, &b) == 0);
+    CHECKF(strstr(b.ptr, "five") != NULL, "%s", b.ptr);
+    CHECK_EQ(zippy_exists(c, "f04", 3), 0);
+    zippy_buf_free(&b);
+    zippy_coll_close(c);
+    zippy_root_close(ar);
+    zippy_root_close(dr);
+}
+
+TEST(files_layout_pack_store) { files_pack_case("s3", 0); }
+TEST(files_layout_pack_deflate) { files_pack_case("s3d", ZIPPY_PACK_DEFLATE); }
+
+static void write_rel(const char *dir, const char *rel, const char *text) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    CHECK(t_write_file(p, text, strlen(text)) == 0);
+}
+
+/* A store of the original ZDS (docs/<id>.json pretty or compact, order.ids,
+ * no zippy meta files) zipped with zip -r opens in place. */
+TEST(files_layout_original_zds_zip) {
+    char d[4096], cmd[9000], zip[4096];
+    path(d, sizeof d, "ozds");
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/store/collections/books/docs/sub' '%s/store/collections/books/meta'", d,
+             d);
+    CHECK(system(cmd) == 0);
+    write_rel(d, "store/collections/books/docs/b.json", "{\n  \"title\": \"B\",\n  \"n\": 2\n}\n");
+    write_rel(d, "store/collections/books/docs/a.json", "{\"title\":\"A\",\"n\":1}");
+    write_rel(d, "store/collections/books/docs/c.json", "{ \"title\" : \"C\" , \"n\" : 3 }\n");
+    write_rel(d, "store/collections/books/docs/urn%3Ax.json", "{\"title\":\"X\",\"_id\":\"urn:x\"}");
+    write_rel(d, "store/collections/books/docs/.hidden.json", "not json");
+    write_rel(d, "store/collections/books/docs/sub/z.json", "not json either");
+    /* c is missing from order.ids: it comes after the listed ones */
+    write_rel(d, "store/collections/books/meta/order.ids", "b\nurn:x\ngone\na\n");
+    write_rel(d, "store/collections/books/meta/journal.log", "whatever\n");
+    snprintf(cmd, sizeof cmd, "cd '%s' && zip -qr ../ozds.zds store", d);
+    CHECK(system(cmd) == 0);
+    path(zip, sizeof zip, "ozds.zds");
+    zippy_root *ar = NULL;
+    zippy_coll *c = NULL;
+    CHECKF(zippy_root_open(&ar, zip, NULL) == 0, "%s", zippy_errmsg());
+    CHECKF(zippy_coll_open(&c, ar, "books", NULL) == 0, "%s", zippy_errmsg());
+    uint64_t n = 0;
+    CHECK(zippy_count(c, &n) == 0);
+    CHECK_EQ(n, 4);
+    zippy_buf all = ZIPPY_BUF_INIT, b = ZIPPY_BUF_INIT;
+    CHECK(scan_all(c, NULL, NULL, 0, 0, &all) == 0);
+    CHECKF(all.ptr && !strcmp(all.ptr, "b\t{\"title\":\"B\",\"n\":2}\n"
+                                     "urn:x\t{\"title\":\"X\"}\n"
+                                     "a\t{\"title\":\"A\",\"n\":1}\n"
+                                     "c\t{\"title\":\"C\",\"n\":3}\n"),
+           "%s", all.ptr ? all.ptr : "(empty)");
+    zippy_buf id = ZIPPY_BUF_INIT;
+    CHECK(zippy_get_at(c, 3, 0, &id, &b) == 0);
+    CHECK(id.len == 1 && id.ptr[0] == 'c');
+    zb_clear(&all);
+    CHECK(scan_all(c, "{\"n\":{\"$gte\":2}}", "title", 0, 0, &all) == 0);
+    CHECKF(all.ptr && !strcmp(all.ptr, "b\t{\"title\":\"B\"}\nc\t{\"title\":\"C\"}\n"), "%s",
+           all.ptr ? all.ptr : "(empty)");
+    CHECK_EQ(zippy_coll_refresh(c), 0);
+    CHECK_EQ(zippy_put(c, "q", 1, "{}", 2), ZIPPY_EREADONLY);
+    zippy_buf_free(&all);
+    zippy_buf_free(&b);
+    zippy_buf_free(&id);
+    zippy_coll_close(c);
+    zippy_root_close(ar);
+    /* without order.ids: by name */
+    snprintf(cmd, sizeof cmd, "cd '%s' && zip -qr ../ozds2.zds store -x '*order.ids'", d);
+    CHECK(system(cmd) == 0);
+    path(zip, sizeof zip, "ozds2.zds");
+    CHECK(zippy_root_open(&ar, zip, NULL) == 0);
+    CHECKF(zippy_coll_open(&c, ar, "books", NULL) == 0, "%s", zippy_errmsg());
+    char **ids = NULL;
+    size_t ni = 0;
+    CHECK(zippy_ids(c, &ids, &ni) == 0);
+    CHECK_EQ(ni, 4);
+    zippy_buf scan = ZIPPY_BUF_INIT;
+    CHECK(scan_all(c, NULL, "title", 0, 0, &scan) == 0);
+    CHECKF(scan.ptr && !strcmp(scan.ptr, "a\t{\"title\":\"A\"}\nb\t{\"title\":\"B\"}\n"
+                                       "c\t{\"title\":\"C\"}\nurn:x\t{\"title\":\"X\"}\n"),
+           "%s", scan.ptr ? scan.ptr : "(empty)");
+    zippy_buf_free(&scan);
+    zippy_strv_free(ids);
+    zippy_coll_close(c);
+    zippy_root_close(ar);
+}
+
+/* An invalid document file in an archive is ZIPPY_ECORRUPT naming it. */
+TEST(files_layout_bad_doc_in_archive) {
+    char d[4096], cmd[9000], zip[4096];
+    path(d, sizeof d, "bad");
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/collections/c/docs'", d);
+    CHECK(system(cmd) == 0);
+    write_rel(d, "collections/c/docs/ok.json", "{\"a\":1}");
+    write_rel(d, "collections/c/docs/broken.json", "{\"a\": 1,\n  oops}");
+    snprintf(cmd, sizeof cmd, "cd '%s' && zip -qr ../bad.zds collections", d);
+    CHECK(system(cmd) == 0);
+    path(zip, sizeof zip, "bad.zds");
     zippy_root *ar = NULL;
     zippy_coll *c = NULL;
     CHECK(zippy_root_open(&ar, zip, NULL) == 0);
-    CHECK_EQ(zippy_root_has(ar, "files_c"), 1);
-    CHECK_EQ(zippy_coll_open(&c, ar, "files_c", NULL), ZIPPY_EUNSUPPORTED);
-    CHECKF(strstr(zippy_errmsg(), "files_c") && strstr(zippy_errmsg(), "s3.zds"), "%s", zippy_errmsg());
-    CHECK(zippy_coll_open(&c, ar, "users", NULL) == 0); /* the others still open */
-    zippy_coll_close(c);
+    CHECK_EQ(zippy_coll_open(&c, ar, "c", NULL), ZIPPY_ECORRUPT);
+    CHECKF(strstr(zippy_errmsg(), "collections/c/docs/broken.json") != NULL, "%s", zippy_errmsg());
+    /* a name that is not a valid id, too */
+    snprintf(cmd, sizeof cmd, "cd '%s' && rm collections/c/docs/broken.json && echo '{}' > 'collections/c/docs/my file.json' "
+             "&& zip -qr ../bad2.zds collections", d);
+    CHECK(system(cmd) == 0);
+    path(zip, sizeof zip, "bad2.zds");
+    zippy_root_close(ar);
+    CHECK(zippy_root_open(&ar, zip, NULL) == 0);
+    CHECK_EQ(zippy_coll_open(&c, ar, "c", NULL), ZIPPY_ECORRUPT);
+    CHECKF(strstr(zippy_errmsg(), "collections/c/docs/my file.json: not a valid document id") != NULL, "%s",
+           zippy_errmsg());
     zippy_root_close(ar);
 }
 
@@ -339,7 +481,10 @@ int main(int argc, char **argv) {
     RUN_SEL(store_archive_in_place);
     RUN_SEL(deflate_archive_in_place);
     RUN_SEL(zip_r_top_directory);
-    RUN_SEL(files_layout_refused_clearly);
+    RUN_SEL(files_layout_pack_store);
+    RUN_SEL(files_layout_pack_deflate);
+    RUN_SEL(files_layout_original_zds_zip);
+    RUN_SEL(files_layout_bad_doc_in_archive);
     RUN_SEL(hostile_archives_refused);
     if (!t_failed_count) t_rm_rf(g_dir);
     TEST_END();

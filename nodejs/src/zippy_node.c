@@ -1315,6 +1315,15 @@ static napi_value f_root_list(napi_env env, napi_callback_info info)
     return arr;
 }
 
+/* rootWritable(rootHandle) -> false for read-only roots and archives opened in place. */
+static napi_value f_root_writable(napi_env env, napi_callback_info info)
+{
+    ARGS(1);
+    root_h *r = get_root(env, argv[0]);
+    if (!r) return NULL;
+    return js_bool(env, zippy_root_writable(r->root) == 1);
+}
+
 static napi_value f_root_has(napi_env env, napi_callback_info info)
 {
     ARGS(2);
@@ -2129,7 +2138,7 @@ static napi_value init(napi_env env, napi_value exports)
         napi_callback fn;
     } fns[] = {
         {"version", f_version},     {"rootOpen", f_root_open},   {"rootClose", f_root_close},
-        {"rootList", f_root_list},  {"rootHas", f_root_has},     {"collOpen", f_coll_open},
+        {"rootList", f_root_list},  {"rootHas", f_root_has}, {"rootWritable", f_root_writable},     {"collOpen", f_coll_open},
         {"collClose", f_coll_close},{"flush", f_flush},          {"configure", f_configure},
         {"put", f_put},             {"putJson", f_put_json},             {"get", f_get},              {"getAt", f_get_at},
         {"del", f_delete},          {"exists", f_exists},        {"count", f_count},

@@ -969,7 +969,7 @@ static int Root_init(RootObject *self, PyObject *args, PyObject *kw) {
     }
     Py_XSETREF(self->path, fspath);
     self->root = r;
-    self->readonly = readonly;
+    self->readonly = readonly || zippy_root_writable(r) != 1; /* read-only, or an archive opened in place */
     self->create = create && !readonly;
     self->sync = sync;
     return 0;

@@ -123,7 +123,7 @@ def _open_for_read(root, collection="default"):
     root = os.fspath(root)
     if not isinstance(collection, str):
         raise TypeError("collection must be a str, not %s" % type(collection).__name__)
-    if not os.path.isdir(root):
+    if not os.path.exists(root):  # a store directory or a .zds archive (opened in place)
         raise FileNotFoundError("no zippy store at %r" % root)
     r = ZDSRoot.open(root, mode="r")
     try:

@@ -213,7 +213,7 @@ class ZDSConnection:
     def __init__(self, path, database=":memory:"):
         duckdb = _duckdb()
         self.path = os.fspath(path)
-        if not os.path.isdir(self.path):
+        if not os.path.exists(self.path):  # a store directory or a .zds archive
             raise FileNotFoundError("no zippy store at %r" % self.path)
         self.conn = duckdb.connect(database=database)
         self._views = {}

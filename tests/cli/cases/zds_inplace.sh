@@ -26,7 +26,8 @@ x zippy put s.zds -c users c '{"name":"C"}'
 has "store s.zds is an archive opened in place: read-only"
 x zippy delete s.zds -c users a
 has "store s.zds is an archive opened in place: read-only"
-x zippy import s.zds -c users /dev/null
+echo '{"_id":"c","name":"C"}' > one.jsonl
+x zippy import s.zds -c users one.jsonl
 has "store s.zds is an archive opened in place: read-only"
 x zippy compact s.zds -c users
 has "store s.zds is an archive opened in place: read-only"
@@ -37,3 +38,13 @@ section "hostile archive: exit 1"
 mkdir h && ln -s /etc/passwd h/l && (cd h && zip -qy ../h.zds l)
 x zippy list h.zds
 has "h.zds" "symbolic links are not allowed"
+section "files layout: opened in place"
+zippy init f --layout files -q
+zippy put f -c notes n2 '{"t":"two"}' -q
+zippy put f -c notes n1 '{"t":"one"}' -q
+x zippy pack f f.zds --deflate
+x zippy scan f.zds -c notes
+x zippy get f.zds -c notes n1
+x zippy verify f.zds
+x zippy put f.zds -c notes n3 '{"t":"three"}'
+has "store f.zds is an archive opened in place: read-only"
