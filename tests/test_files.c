@@ -23,12 +23,12 @@
 /* ------------------------------------------------------------------ */
 
 static zippy_buf g_buf = ZIPPY_BUF_INIT;
-static char *g_dirs[64];
+static char *g_dirs[1024];
 static int g_ndirs;
 
 static const char *tmpdir(void) {
     char *d = t_tmpdir();
-    if (g_ndirs < 64) g_dirs[g_ndirs++] = d;
+    if (g_ndirs < 1024) g_dirs[g_ndirs++] = d; /* freed and removed at exit */
     return d;
 }
 
