@@ -83,5 +83,21 @@ zippy verify ./restored
 zippy export ./restored -c users > restored.jsonl
 zippy export ./store -c users | cmp - restored.jsonl && echo "restored copy is identical"
 wc -l restored.jsonl
+
+# Or open the archive in place, read-only: nothing is extracted
+zippy count ./store.zds -c users
+zippy scan ./store.zds -c users -w '{"age":{"$gte":70}}' -f name,age -l 3
+zippy put ./store.zds -c users someone '{"a":1}' || echo "an archive opened in place is read-only (exit $?)"
+
+# Strict collections: the first document fixes the schema of all others
+zippy init ./store -c points --strict
+zippy put ./store -c points p1 '{"x":1,"y":2,"label":"a"}'
+zippy put ./store -c points p2 '{"x":3,"y":"four"}' || echo "refused (exit $?)"
+
+# One pretty JSON file per document (for git and hand editing), converted in place
+zippy convert ./store -c points --to files
+cat store/collections/points/docs/p1.json
+echo '{"x": 5, "y": 6, "label": "hand-written"}' > store/collections/points/docs/p3.json
+zippy scan ./store -c points
 TOUR
 printf '\ndemo: done\n'
