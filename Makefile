@@ -52,7 +52,7 @@ $(BUILD)/zippy.pc: scripts/zippy.pc.in
 $(BUILD)/zippy: $(CLI_SRC) $(BUILD)/libzippy.a include/zippy.h $(wildcard cli/*.h)
 	$(CC) $(CFLAGS) -o $@ $(CLI_SRC) $(BUILD)/libzippy.a $(LIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libzippy.a
+$(BUILD)/tests/%: tests/%.c tests/test.h tests/crash.h $(BUILD)/libzippy.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libzippy.a $(LIBS)
 
