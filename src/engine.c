@@ -1568,6 +1568,46 @@ static int ze_load(zengine *e, int writable, zippy_progress_fn prog, void *pctx)
     return engine_load_stable(e, writable, prog, pctx);
 }
 
+/* A new, unregistered engine for collection `name`. It takes *key (the
+ * registry key, z_malloc'ed; set to NULL). Its files are named under
+ * base (the collection directory, or its entry prefix in an archive;
+ * NULL: the key itself). NULL with the message set on ENOMEM. */
+static zengine *engine_new(char **key, const char *name, const char *root_label, const char *base) {
+    zengine *e = z_calloc(1, sizeof *e);
+    if (!e) {
+        z_err_nomem();
+        return NULL;
+    }
+    pthread_rwlock_init(&e->rw, NULL);
+    pthread_mutex_init(&e->sync_mu, NULL);
+    pthread_mutex_init(&e->order_mu, NULL);
+    e->data_fd = e->lock_fd = e->state_fd = -1;
+    e->pid = getpid();
+    e->dir = *key;
+    *key = NULL;
+    if (!base) base = e->dir;
+    e->name = z_strdup(name);
+    e->root_path = z_strdup(root_label);
+    e->meta_dir = path_join(base, "meta");
+    e->manifest_path = e->meta_dir ? path_join(e->meta_dir, "manifest.json") : NULL;
+    e->schema_path = e->meta_dir ? path_join(e->meta_dir, "schema.json") : NULL;
+    e->lock_path = e->meta_dir ? path_join(e->meta_dir, "lock") : NULL;
+    e->docs_dir = path_join(base, "docs");
+    e->state_path = e->meta_dir ? path_join(e->meta_dir, "files.state") : NULL;
+    e->order_path = e->meta_dir ? path_join(e->meta_dir, "order.ids") : NULL;
+    e->docindex_path = e->meta_dir ? path_join(e->meta_dir, "doc_index.jsonl") : NULL;
+    e->gitignore_path = e->meta_dir ? path_join(e->meta_dir, ".gitignore") : NULL;
+    e->wcap = WBUF_CAP;
+    e->wbuf = z_malloc(e->wcap);
+    if (!e->name || !e->root_path || !e->manifest_path || !e->lock_path || !e->schema_path || !e->docs_dir ||
+        !e->state_path || !e->order_path || !e->docindex_path || !e->gitignore_path || !e->wbuf) {
+        engine_free(e);
+        z_err_nomem();
+        return NULL;
+    }
+    return e;
+}
+
 int ze_acquire(zengine **out, const char *root_path, const char *name, const zippy_options *opts, int writable) {
     int rc = ZIPPY_OK, r;
     char *dir = NULL, *real = NULL, *cdir = NULL;
@@ -1624,36 +1664,8 @@ int ze_acquire(zengine **out, const char *root_path, const char *name, const zip
         *out = e;
         goto cleanup;
     }
-    e = z_calloc(1, sizeof *e);
-    if (!e) { pthread_mutex_unlock(&g_reg_mu); rc = z_err_nomem(); goto cleanup; }
-    pthread_rwlock_init(&e->rw, NULL);
-    pthread_mutex_init(&e->sync_mu, NULL);
-    pthread_mutex_init(&e->order_mu, NULL);
-    e->data_fd = e->lock_fd = e->state_fd = -1;
-    e->pid = getpid();
-    e->dir = real;
-    real = NULL;
-    e->name = z_strdup(name);
-    e->root_path = z_strdup(root_path);
-    e->meta_dir = path_join(e->dir, "meta");
-    e->manifest_path = e->meta_dir ? path_join(e->meta_dir, "manifest.json") : NULL;
-    e->schema_path = e->meta_dir ? path_join(e->meta_dir, "schema.json") : NULL;
-    e->lock_path = e->meta_dir ? path_join(e->meta_dir, "lock") : NULL;
-    e->docs_dir = path_join(e->dir, "docs");
-    e->state_path = e->meta_dir ? path_join(e->meta_dir, "files.state") : NULL;
-    e->order_path = e->meta_dir ? path_join(e->meta_dir, "order.ids") : NULL;
-    e->docindex_path = e->meta_dir ? path_join(e->meta_dir, "doc_index.jsonl") : NULL;
-    e->gitignore_path = e->meta_dir ? path_join(e->meta_dir, ".gitignore") : NULL;
-    e->wcap = WBUF_CAP;
-    e->wbuf = z_malloc(e->wcap);
+    if (!(e = engine_new(&real, name, root_path, NULL))) { pthread_mutex_unlock(&g_reg_mu); rc = ZIPPY_ENOMEM; goto cleanup; }
     e->sync_mode = opts ? opts->sync : ZIPPY_SYNC_FLUSH;
-    if (!e->name || !e->root_path || !e->manifest_path || !e->lock_path || !e->schema_path || !e->docs_dir ||
-        !e->state_path || !e->order_path || !e->docindex_path || !e->gitignore_path || !e->wbuf) {
-        pthread_mutex_unlock(&g_reg_mu);
-        rc = z_err_nomem();
-        engine_free(e);
-        goto cleanup;
-    }
     if ((rc = detect_layout(e, opts, writable))) {
         pthread_mutex_unlock(&g_reg_mu);
         engine_free(e);
@@ -1711,36 +1723,13 @@ int ze_acquire_archive(zengine **out, const char *archive_path, const char *pref
         *out = e;
         goto cleanup;
     }
-    e = z_calloc(1, sizeof *e);
-    if (!e) { pthread_mutex_unlock(&g_reg_mu); rc = z_err_nomem(); goto cleanup; }
-    pthread_rwlock_init(&e->rw, NULL);
-    pthread_mutex_init(&e->sync_mu, NULL);
-    pthread_mutex_init(&e->order_mu, NULL);
-    e->data_fd = e->lock_fd = e->state_fd = -1;
-    e->pid = getpid();
-    e->dir = key;
-    key = NULL;
-    e->name = z_strdup(name);
-    e->root_path = z_strdup(root_label);
-    /* Entry names inside the archive. */
-    e->meta_dir = path_join(dir, "meta");
-    e->manifest_path = e->meta_dir ? path_join(e->meta_dir, "manifest.json") : NULL;
-    e->schema_path = e->meta_dir ? path_join(e->meta_dir, "schema.json") : NULL;
-    e->lock_path = e->meta_dir ? path_join(e->meta_dir, "lock") : NULL;
-    e->docs_dir = path_join(dir, "docs");
-    e->data_path = e->meta_dir ? path_join(e->meta_dir, "data.jsonl") : NULL;
-    e->index_path = e->meta_dir ? path_join(e->meta_dir, "index.bin") : NULL;
-    e->state_path = e->meta_dir ? path_join(e->meta_dir, "files.state") : NULL;
-    e->order_path = e->meta_dir ? path_join(e->meta_dir, "order.ids") : NULL;
-    e->docindex_path = e->meta_dir ? path_join(e->meta_dir, "doc_index.jsonl") : NULL;
-    e->gitignore_path = e->meta_dir ? path_join(e->meta_dir, ".gitignore") : NULL;
-    e->wcap = WBUF_CAP;
-    e->wbuf = z_malloc(e->wcap);
+    /* Paths of its files are entry names inside the archive. */
+    if (!(e = engine_new(&key, name, root_label, dir))) { pthread_mutex_unlock(&g_reg_mu); rc = ZIPPY_ENOMEM; goto cleanup; }
+    e->data_path = path_join(e->meta_dir, "data.jsonl");
+    e->index_path = path_join(e->meta_dir, "index.bin");
     e->sync_mode = ZIPPY_SYNC_NONE;
     e->layout = ZIPPY_LAYOUT_JSONL;
-    if (!e->name || !e->root_path || !e->manifest_path || !e->lock_path || !e->schema_path || !e->docs_dir ||
-        !e->data_path || !e->index_path || !e->state_path || !e->order_path || !e->docindex_path ||
-        !e->gitignore_path || !e->wbuf) {
+    if (!e->data_path || !e->index_path) {
         pthread_mutex_unlock(&g_reg_mu);
         rc = z_err_nomem();
         engine_free(e);
