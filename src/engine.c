@@ -586,22 +586,7 @@ static int note_write(zengine *e, uint64_t h, const char *id, size_t idlen, int 
 /* Reads a whole meta file as zos_read_file does (negative errno), from
  * the archive when the collection lives in one. */
 static int ze_read_file(const zengine *e, const char *path, char **out, size_t *len, size_t max) {
-    if (!e->zar) return zos_read_file(path, out, len, max);
-    const zr_entry *x = zr_find(e->zar, path);
-    if (!x || x->is_dir) return -ENOENT;
-    if (x->usize > max) return -EFBIG;
-    const char *p;
-    size_t n;
-    void *owned = NULL;
-    if (zr_entry_bytes(e->zar, x, &p, &n, &owned)) return -EIO;
-    char *b = z_malloc(n + 1);
-    if (!b) { z_free(owned); return -ENOMEM; }
-    memcpy(b, p, n);
-    b[n] = 0;
-    z_free(owned);
-    *out = b;
-    *len = n;
-    return 0;
+    return e->zar ? zr_read_file(e->zar, path, out, len, max) : zos_read_file(path, out, len, max);
 }
 
 static int manifest_write(zengine *e) {

@@ -86,21 +86,7 @@ static int root_read_file(const zippy_root *root, const char *name, char **out, 
         return r;
     }
     snprintf(ent, sizeof ent, "%s%s", root->prefix, name);
-    const zr_entry *x = zr_find(root->zar, ent);
-    if (!x || x->is_dir) return -ENOENT;
-    if (x->usize > max) return -EFBIG;
-    const char *p;
-    size_t n;
-    void *owned = NULL;
-    if (zr_entry_bytes(root->zar, x, &p, &n, &owned)) return -EIO;
-    char *b = z_malloc(n + 1);
-    if (!b) { z_free(owned); return -ENOMEM; }
-    memcpy(b, p, n);
-    b[n] = 0;
-    z_free(owned);
-    *out = b;
-    *len = n;
-    return 0;
+    return zr_read_file(root->zar, ent, out, len, max);
 }
 
 int ze_coll_new(zippy_coll **out, zengine *e, int writable, zippy_progress_fn prog, void *pctx);

@@ -985,3 +985,22 @@ int zr_entry_bytes(const zr_archive *a, const zr_entry *e, const char **ptr,
     *owned = buf;
     return ZIPPY_OK;
 }
+
+int zr_read_file(const zr_archive *a, const char *name, char **out, size_t *len, size_t max) {
+    const zr_entry *x = zr_find(a, name);
+    if (!x || x->is_dir) return -ENOENT;
+    if (x->usize > max) return -EFBIG;
+    const char *p;
+    size_t n;
+    void *owned = NULL;
+    int rc = zr_entry_bytes(a, x, &p, &n, &owned);
+    if (rc) return rc == ZIPPY_ENOMEM ? -ENOMEM : -EIO;
+    if (!owned) { /* STORE: copy out of the mapping */
+        if (!(owned = z_malloc(n + 1))) return -ENOMEM;
+        memcpy(owned, p, n);
+        ((char *)owned)[n] = 0;
+    }
+    *out = owned; /* inflated buffers are NUL-terminated already */
+    *len = n;
+    return 0;
+}

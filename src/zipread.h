@@ -128,6 +128,12 @@ const zr_entry *zr_find(const zr_archive *a, const char *name);
 int zr_entry_bytes(const zr_archive *a, const zr_entry *e, const char **ptr,
                    size_t *len, void **owned);
 
+/* The whole entry `name` as a NUL-terminated buffer the caller frees with
+ * z_free, like zos_read_file: 0, or -ENOENT (absent or a directory),
+ * -EFBIG (over max bytes), -EIO (fails its checks: the thread error says
+ * why), -ENOMEM. */
+int zr_read_file(const zr_archive *a, const char *name, char **out, size_t *len, size_t max);
+
 /* ---- listing, in path order ----
  * Entries are also kept sorted by name without its trailing '/', comparing
  * bytes with '/' before every other byte. In that order the entries under
