@@ -16,7 +16,6 @@
  *    CRCs, fsyncs files and directories, renames the directory into place
  *    and fsyncs its parent. On failure the temporary tree is removed.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,11 +30,10 @@
 #include "engine.h"
 #include "os.h"
 #include "util.h"
+#include "zipread.h"
 #include "zippy.h"
 
 #define AR_CHUNK (1u << 20)            /* unpack streaming buffer */
-#define AR_NAME_MAX 4096               /* bytes of an entry name */
-#define AR_SEG_MAX 255                 /* bytes of one path segment */
 #define AR_BOMB_MIN (1ull << 20)       /* ratio check applies above this */
 #define AR_BOMB_RATIO 100ull           /* max declared / compressed */
 #define AR_TOTAL_MAX (1ull << 40)      /* max declared bytes of an archive */
@@ -140,35 +138,11 @@ static time_t path_mtime(const char *path) {
 /* ------------------------------------------------------------------ */
 
 /* NULL if name (len bytes, a ZIP entry name) is a safe relative path, else
- * the reason. *is_dir is set when it names a directory (trailing '/'). */
+ * the reason (zipread's rules, without its UTF-8 one). *is_dir is set when
+ * it names a directory (trailing '/'). */
 static const char *name_problem(const char *s, size_t len, int *is_dir) {
-    *is_dir = 0;
-    if (len == 0) return "empty name";
-    if (len > AR_NAME_MAX) return "name longer than 4096 bytes";
-    if (s[0] == '/') return "absolute path";
-    if (len >= 2 && s[1] == ':' && isalpha((unsigned char)s[0]))
-        return "drive letter";
-    if (s[len - 1] == '/') {
-        *is_dir = 1;
-        len--;
-        if (len == 0) return "empty name";
-    }
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        unsigned char c = i < len ? (unsigned char)s[i] : '/';
-        if (c == '\\') return "backslash in name";
-        if (c == 0) return "NUL byte in name";
-        if (c < 0x20 || c == 0x7f) return "control character in name";
-        if (c != '/') continue;
-        size_t seg = i - start;
-        if (seg == 0) return "empty path segment";
-        if (seg == 1 && s[start] == '.') return "'.' path segment";
-        if (seg == 2 && s[start] == '.' && s[start + 1] == '.')
-            return "'..' path segment";
-        if (seg > AR_SEG_MAX) return "path segment longer than 255 bytes";
-        start = i + 1;
-    }
-    return NULL;
+    *is_dir = len > 1 && s[len - 1] == '/';
+    return zr_path_problem(s, len);
 }
 
 /* ------------------------------------------------------------------ */

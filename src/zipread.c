@@ -116,7 +116,7 @@ static int utf8_valid(const unsigned char *s, size_t n) {
     return 1;
 }
 
-const char *zr_name_problem(const char *name, size_t len) {
+const char *zr_path_problem(const char *name, size_t len) {
     const unsigned char *s = (const unsigned char *)name;
     if (len == 0) return "empty name";
     if (len > ZR_NAME_MAX) return "name longer than 4096 bytes";
@@ -141,8 +141,13 @@ const char *zr_name_problem(const char *name, size_t len) {
         if (seg > ZR_SEGMENT_MAX) return "path segment longer than 255 bytes";
         start = i + 1;
     }
-    if (!utf8_valid(s, len)) return "name is not valid UTF-8";
     return NULL;
+}
+
+const char *zr_name_problem(const char *name, size_t len) {
+    const char *why = zr_path_problem(name, len);
+    if (!why && !utf8_valid((const unsigned char *)name, len)) why = "name is not valid UTF-8";
+    return why;
 }
 
 /* s[0..n) made printable for a message: control bytes (and, unless the

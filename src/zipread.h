@@ -162,5 +162,8 @@ int zr_list_children(const zr_archive *a, const char *dir, char ***out,
  * byte, no drive letter, valid UTF-8, within ZR_NAME_MAX / ZR_SEGMENT_MAX),
  * else the reason, e.g. "'..' path segment (escapes the root)". */
 const char *zr_name_problem(const char *name, size_t len);
+/* The same rules without the UTF-8 one (what pack and unpack apply: they
+ * accept names in other encodings from other tools). */
+const char *zr_path_problem(const char *name, size_t len);
 
 #endif
