@@ -1370,14 +1370,21 @@ static PyObject *Coll_open(CollObject *self, PyObject *const *args, Py_ssize_t n
     Py_RETURN_NONE;
 }
 
-static int coll_flush_nogil(CollObject *self) {
+/* Runs fn on the handle without the GIL (it may do I/O); inflight keeps
+ * close() from freeing the handle meanwhile. */
+static int coll_call_nogil(CollObject *self, int (*fn)(zippy_coll *)) {
     int rc;
     zippy_coll *c = self->coll;
     self->inflight++;
     Py_BEGIN_ALLOW_THREADS
-    rc = zippy_coll_flush(c);
+    rc = fn(c);
     Py_END_ALLOW_THREADS
     self->inflight--;
+    return rc;
+}
+
+static int coll_flush_nogil(CollObject *self) {
+    int rc = coll_call_nogil(self, zippy_coll_flush);
     self->pending = 0;
     return rc;
 }
@@ -1776,39 +1783,21 @@ static PyObject *Coll_exit(CollObject *self, PyObject *args) { return Coll_close
 
 static PyObject *Coll_refresh(CollObject *self, PyObject *unused) {
     CHECK_OPEN(self);
-    int rc;
-    zippy_coll *c = self->coll;
-    self->inflight++;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zippy_coll_refresh(c);
-    Py_END_ALLOW_THREADS
-    self->inflight--;
+    int rc = coll_call_nogil(self, zippy_coll_refresh);
     if (rc) return raise_zippy(rc);
     Py_RETURN_NONE;
 }
 
 static PyObject *Coll_compact(CollObject *self, PyObject *unused) {
     if (coll_check_write(self)) return NULL;
-    int rc;
-    zippy_coll *c = self->coll;
-    self->inflight++;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zippy_coll_compact(c);
-    Py_END_ALLOW_THREADS
-    self->inflight--;
+    int rc = coll_call_nogil(self, zippy_coll_compact);
     if (rc) return raise_zippy(rc);
     Py_RETURN_NONE;
 }
 
 static PyObject *Coll_reindex(CollObject *self, PyObject *unused) {
     if (coll_check_write(self)) return NULL;
-    int rc;
-    zippy_coll *c = self->coll;
-    self->inflight++;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zippy_coll_reindex(c);
-    Py_END_ALLOW_THREADS
-    self->inflight--;
+    int rc = coll_call_nogil(self, zippy_coll_reindex);
     if (rc) return raise_zippy(rc);
     Py_RETURN_NONE;
 }
